@@ -1,0 +1,127 @@
+// pybind11 module mfkit._core: converts arrays to views, releases the GIL, maps errors.
+// No maths here; everything numerical lives in the header-only core (cpp/include/mfkit).
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <string>
+
+#include "mfkit/als.hpp"
+#include "mfkit/dense.hpp"
+#include "mfkit/parallel.hpp"
+
+namespace py = pybind11;
+
+namespace {
+
+template <class T>
+using InArray = py::array_t<T, py::array::c_style | py::array::forcecast>;
+
+// Read-only inputs may be converted; outputs written in place must already be the right dtype,
+// C-contiguous and writeable, otherwise the writes would land in a temporary copy.
+template <class T>
+mfkit::DenseView<T> output_matrix(py::array& array, const char* name) {
+  if (!py::isinstance<py::array_t<T>>(array) || array.ndim() != 2 ||
+      !(array.flags() & py::array::c_style) || !array.writeable())
+    throw std::invalid_argument(std::string(name) +
+                                " must be a writeable C-contiguous 2-D array of the model dtype");
+  return {array.shape(0), array.shape(1), static_cast<T*>(array.mutable_data())};
+}
+
+template <class T>
+mfkit::DenseView<const T> input_matrix(const InArray<T>& array, const char* name) {
+  if (array.ndim() != 2) throw std::invalid_argument(std::string(name) + " must be 2-D");
+  return {array.shape(0), array.shape(1), array.data()};
+}
+
+template <class T>
+mfkit::CsrView<T> csr(const InArray<int64_t>& indptr, const InArray<int32_t>& indices,
+                      const InArray<T>& data, int64_t cols) {
+  if (indptr.ndim() != 1 || indices.ndim() != 1 || data.ndim() != 1 || indptr.size() < 1)
+    throw std::invalid_argument("user_items: indptr, indices and data must be 1-D");
+  const int64_t rows = indptr.size() - 1;
+  const int64_t nnz = indptr.at(rows);
+  if (indices.size() < nnz || data.size() < nnz || nnz < 0)
+    throw std::invalid_argument("user_items: indptr[-1] exceeds the length of indices/data");
+  return {rows, cols, indptr.data(), indices.data(), data.data()};
+}
+
+template <class T>
+mfkit::AlsOptions<T> als_options(double regularization, double regularization_exponent,
+                                 double alpha, const std::string& solver, int cg_steps,
+                                 int num_threads) {
+  mfkit::AlsOptions<T> opt;
+  opt.regularization = static_cast<T>(regularization);
+  opt.regularization_exponent = static_cast<T>(regularization_exponent);
+  opt.alpha = static_cast<T>(alpha);
+  if (solver == "cg")
+    opt.solver = mfkit::AlsSolver::ConjugateGradient;
+  else if (solver == "cholesky")
+    opt.solver = mfkit::AlsSolver::Cholesky;
+  else
+    throw std::invalid_argument("solver must be 'cg' or 'cholesky', got '" + solver + "'");
+  opt.cg_steps = cg_steps;
+  opt.num_threads = num_threads;
+  return opt;
+}
+
+template <class T>
+void bind_dtype(py::module_& m, const std::string& suffix) {
+  m.def(("als_half_sweep" + suffix).c_str(),
+        [](const InArray<int64_t>& indptr, const InArray<int32_t>& indices,
+           const InArray<T>& data, const InArray<T>& fixed, py::array solved,
+           double regularization, double regularization_exponent, double alpha,
+           const std::string& solver, int cg_steps, int num_threads) {
+          const auto Y = input_matrix(fixed, "fixed factors");
+          const auto X = output_matrix<T>(solved, "solved factors");
+          const auto R = csr(indptr, indices, data, Y.rows);
+          const auto opt = als_options<T>(regularization, regularization_exponent, alpha, solver,
+                                          cg_steps, num_threads);
+          py::gil_scoped_release release;
+          mfkit::als_half_sweep(R, Y, X, opt);
+        },
+        py::arg("indptr"), py::arg("indices"), py::arg("data"), py::arg("fixed"),
+        py::arg("solved").noconvert(), py::arg("regularization"),
+        py::arg("regularization_exponent"), py::arg("alpha"), py::arg("solver"),
+        py::arg("cg_steps"), py::arg("num_threads"),
+        "Solve every row of `solved` with `fixed` held constant (one ALS half-sweep), in place.");
+
+  m.def(("als_loss" + suffix).c_str(),
+        [](const InArray<int64_t>& indptr, const InArray<int32_t>& indices,
+           const InArray<T>& data, const InArray<T>& user_factors,
+           const InArray<T>& item_factors, double regularization, double regularization_exponent,
+           double alpha, int num_threads) {
+          const auto X = input_matrix(user_factors, "user_factors");
+          const auto Y = input_matrix(item_factors, "item_factors");
+          const auto R = csr(indptr, indices, data, Y.rows);
+          const auto opt = als_options<T>(regularization, regularization_exponent, alpha, "cg", 1,
+                                          num_threads);
+          py::gil_scoped_release release;
+          return mfkit::als_loss(R, X, Y, opt);
+        },
+        py::arg("indptr"), py::arg("indices"), py::arg("data"), py::arg("user_factors"),
+        py::arg("item_factors"), py::arg("regularization"), py::arg("regularization_exponent"),
+        py::arg("alpha"), py::arg("num_threads"), "Full implicit-ALS objective.");
+
+  m.def(("gram" + suffix).c_str(),
+        [](const InArray<T>& factors, int num_threads) {
+          const auto Y = input_matrix(factors, "factors");
+          py::array_t<T> G({Y.cols, Y.cols});
+          T* out = G.mutable_data();
+          {
+            py::gil_scoped_release release;
+            mfkit::gram(Y, out, num_threads);
+          }
+          return G;
+        },
+        py::arg("factors"), py::arg("num_threads"), "YᵀY of a factor matrix.");
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "mfkit compiled core (header-only C++ kernels exposed to Python)";
+  m.attr("has_openmp") = mfkit::kHasOpenMP;
+  py::register_exception<mfkit::NumericalError>(m, "NumericalError", PyExc_ArithmeticError);
+  bind_dtype<float>(m, "_f32");
+  bind_dtype<double>(m, "_f64");
+}

@@ -1,0 +1,11 @@
+"""mfkit: matrix-factorization recommenders with a C++ core.
+
+>>> import mfkit
+>>> model = mfkit.ALS(factors=32, random_state=0).fit(user_items)   # doctest: +SKIP
+"""
+from . import datasets
+from ._version import __version__
+from .exceptions import NotFittedError, NumericalError
+from .models import ALS
+
+__all__ = ["ALS", "NotFittedError", "NumericalError", "__version__", "datasets"]

@@ -1,0 +1,37 @@
+"""The C++ backend: picks the float32/float64 kernel of mfkit._core by dtype.
+
+Every function here has a twin of the same signature in :mod:`mfkit.reference`.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import _core
+from ._validation import CsrArrays
+
+
+def _kernel(name: str, dtype: np.dtype):
+    return getattr(_core, f"{name}_{'f32' if dtype == np.float32 else 'f64'}")
+
+
+def gram(factors: np.ndarray, *, num_threads: int) -> np.ndarray:
+    """YᵀY of a factor matrix."""
+    return _kernel("gram", factors.dtype)(factors, num_threads)
+
+
+def als_half_sweep(matrix: CsrArrays, fixed: np.ndarray, solved: np.ndarray, *, regularization,
+                   regularization_exponent, alpha, solver, cg_steps, num_threads) -> None:
+    """Solve every row of ``solved`` (in place) with ``fixed`` held constant."""
+    _kernel("als_half_sweep", solved.dtype)(
+        matrix.indptr, matrix.indices, matrix.data, fixed, solved, regularization,
+        regularization_exponent, alpha, solver, cg_steps, num_threads,
+    )
+
+
+def als_loss(matrix: CsrArrays, user_factors: np.ndarray, item_factors: np.ndarray, *,
+             regularization, regularization_exponent, alpha, num_threads) -> float:
+    """The full implicit-ALS objective (see :mod:`mfkit.reference.als`)."""
+    return _kernel("als_loss", user_factors.dtype)(
+        matrix.indptr, matrix.indices, matrix.data, user_factors, item_factors, regularization,
+        regularization_exponent, alpha, num_threads,
+    )

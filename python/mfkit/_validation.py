@@ -1,0 +1,158 @@
+"""Every check of user input, in one place. Errors name the offending argument."""
+from __future__ import annotations
+
+import numbers
+import warnings
+from typing import NamedTuple
+
+import numpy as np
+import scipy.sparse as sp
+
+_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+class CsrArrays(NamedTuple):
+    """The arrays the C++ core reads: int64 row pointers, int32 column indices, model-dtype data."""
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    data: np.ndarray
+    shape: tuple
+
+
+def check_int(value, name: str, minimum: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_float(value, name: str, minimum: float | None = None) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def check_bool(value, name: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def check_choice(value, name: str, choices) -> str:
+    if value not in choices:
+        options = ", ".join(repr(c) for c in choices)
+        raise ValueError(f"{name} must be one of {options}, got {value!r}")
+    return value
+
+
+def check_dtype(dtype) -> np.dtype:
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype must be np.float32 or np.float64, got {dtype!r}") from None
+    if resolved not in _FLOAT_DTYPES:
+        raise ValueError(f"dtype must be np.float32 or np.float64, got {resolved}")
+    return resolved
+
+
+def check_random_state(random_state) -> np.random.Generator:
+    """None, an int seed, a SeedSequence or a Generator -> a numpy Generator."""
+    if random_state is None or isinstance(random_state, (np.random.Generator, np.random.SeedSequence)):
+        return np.random.default_rng(random_state)
+    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+        if random_state < 0:
+            raise ValueError(f"random_state must be a non-negative integer, got {random_state}")
+        return np.random.default_rng(int(random_state))
+    raise TypeError(
+        f"random_state must be None, an int or a numpy Generator, got {type(random_state).__name__}"
+    )
+
+
+def check_callback(callback, name: str = "callback"):
+    if callback is not None and not callable(callback):
+        raise TypeError(f"{name} must be callable or None")
+    return callback
+
+
+def check_user_items(user_items, dtype: np.dtype, name: str = "user_items") -> sp.csr_matrix:
+    """Return a canonical CSR matrix (sorted, no duplicates, no stored zeros) in ``dtype``.
+
+    Accepts csr_matrix / csr_array as they are, converts other sparse formats (one copy, with a
+    warning) and dense 2-D arrays. Duplicate entries are summed and stored zeros dropped, always
+    on a copy: the caller's matrix is never modified.
+    """
+    if sp.issparse(user_items):
+        if user_items.format == "csr":
+            matrix = user_items
+        else:
+            warnings.warn(
+                f"{name} is in {user_items.format.upper()} format; converting to CSR (one copy). "
+                "Pass a scipy.sparse CSR matrix to avoid this.",
+                UserWarning,
+                stacklevel=3,
+            )
+            matrix = user_items.tocsr()
+    elif isinstance(user_items, (np.ndarray, list, tuple)):
+        dense = np.asarray(user_items)
+        if dense.ndim != 2:
+            raise ValueError(f"{name} must be 2-D (users x items), got {dense.ndim}-D")
+        if not (np.issubdtype(dense.dtype, np.number) or dense.dtype == bool):
+            raise TypeError(f"{name} must hold numbers, got dtype {dense.dtype}")
+        matrix = sp.csr_matrix(dense)
+    else:
+        raise TypeError(
+            f"{name} must be a scipy.sparse matrix or a 2-D array, got {type(user_items).__name__}"
+        )
+    owned = matrix is not user_items
+
+    if matrix.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (users x items)")
+    rows, cols = matrix.shape
+    if rows == 0 or cols == 0:
+        raise ValueError(f"{name} must have at least one row and one column, got shape {matrix.shape}")
+    if cols >= 2**31:
+        raise ValueError(f"{name} has too many columns ({cols}); at most 2**31 - 1 are supported")
+    if np.iscomplexobj(matrix.data) or not (
+        np.issubdtype(matrix.dtype, np.number) or matrix.dtype == bool
+    ):
+        raise TypeError(f"{name} must hold real numbers, got dtype {matrix.dtype}")
+
+    indptr, indices = matrix.indptr, matrix.indices
+    if indptr.shape != (rows + 1,) or indptr[0] != 0 or np.any(np.diff(indptr) < 0):
+        raise ValueError(f"{name} has a malformed indptr (must start at 0 and never decrease)")
+    nnz = int(indptr[-1])
+    if len(indices) < nnz or len(matrix.data) < nnz:
+        raise ValueError(f"{name}: indptr[-1] exceeds the number of stored entries")
+    if nnz and (indices[:nnz].min() < 0 or indices[:nnz].max() >= cols):
+        raise ValueError(f"{name} has column indices outside [0, {cols})")
+    if not np.all(np.isfinite(matrix.data[:nnz])):
+        raise ValueError(f"{name} contains NaN or infinite values")
+
+    if not matrix.has_canonical_format:
+        matrix = matrix.copy() if not owned else matrix
+        matrix.sum_duplicates()  # also sorts the indices
+        owned = True
+    if np.any(matrix.data == 0):
+        matrix = matrix.copy() if not owned else matrix
+        matrix.eliminate_zeros()
+        owned = True
+    matrix = matrix.astype(dtype, copy=False)
+    return sp.csr_matrix(matrix) if not isinstance(matrix, sp.csr_matrix) else matrix
+
+
+def csr_arrays(matrix: sp.csr_matrix) -> CsrArrays:
+    """The index arrays in the types the core expects (converted once per fit, not per call)."""
+    nnz = int(matrix.indptr[-1])
+    return CsrArrays(
+        indptr=np.ascontiguousarray(matrix.indptr, dtype=np.int64),
+        indices=np.ascontiguousarray(matrix.indices[:nnz], dtype=np.int32),
+        data=np.ascontiguousarray(matrix.data[:nnz]),
+        shape=matrix.shape,
+    )
