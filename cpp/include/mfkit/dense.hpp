@@ -21,10 +21,11 @@ inline T dot(const T* a, const T* b, int n) {
   int i = 0;
   for (; i + kLanes <= n; i += kLanes)
     for (int j = 0; j < kLanes; ++j) acc[j] += a[i + j] * b[i + j];
-  T sum = 0;
-  for (int j = 0; j < kLanes; ++j) sum += acc[j];
-  for (; i < n; ++i) sum += a[i] * b[i];
-  return sum;
+  for (int j = 0; i + j < n; ++j) acc[j] += a[i + j] * b[i + j];
+  // Pairwise (tree) reduction of the lanes: short dependency chains, fixed order.
+  for (int width = kLanes / 2; width > 0; width /= 2)
+    for (int j = 0; j < width; ++j) acc[j] += acc[j + width];
+  return acc[0];
 }
 
 // y += s * x
@@ -33,10 +34,19 @@ inline void axpy(T s, const T* x, T* y, int n) {
   for (int i = 0; i < n; ++i) y[i] += s * x[i];
 }
 
-// y = A x for a full (both triangles stored) row-major n x n matrix A.
+// y = A x for a symmetric row-major n x n matrix A with both triangles stored, computed as
+// y = Σ_a x_a A_a (rows of A, four at a time): no horizontal reductions, contiguous loads.
 template <class T>
-inline void matvec(const T* A, const T* x, T* y, int n) {
-  for (int r = 0; r < n; ++r) y[r] = dot(A + static_cast<int64_t>(r) * n, x, n);
+inline void symmetric_matvec(const T* A, const T* x, T* y, int n) {
+  for (int b = 0; b < n; ++b) y[b] = T(0);
+  int a = 0;
+  for (; a + 4 <= n; a += 4) {
+    const T* r0 = A + static_cast<int64_t>(a) * n;
+    const T *r1 = r0 + n, *r2 = r1 + n, *r3 = r2 + n;
+    const T x0 = x[a], x1 = x[a + 1], x2 = x[a + 2], x3 = x[a + 3];
+    for (int b = 0; b < n; ++b) y[b] += x0 * r0[b] + x1 * r1[b] + x2 * r2[b] + x3 * r3[b];
+  }
+  for (; a < n; ++a) axpy(x[a], A + static_cast<int64_t>(a) * n, y, n);
 }
 
 // Upper triangle of A (row-major n x n) += sum_j w[j] * v_j v_jᵀ over `count` vectors.

@@ -1,0 +1,97 @@
+"""mfkit ALS against implicit's ALS on the same data, threads and objective.
+
+Both fit the seeded synthetic power-law matrix from ``mfkit.datasets.synthetic``. implicit is fed
+the confidences ``1 + alpha·r`` with its own ``alpha=1`` so that both minimize the same
+Hu et al. objective; both final losses are evaluated by the same function (mfkit's ``als_loss``).
+BLAS is held at one thread for both (implicit asks for that; mfkit does not call BLAS here).
+
+    python benchmarks/bench_als.py                      # full size: 100k x 20k, ~2M nonzeros
+    python benchmarks/bench_als.py --users 20000 --items 5000 --density 0.004   # quick
+
+Prints seconds per iteration (median over iterations), the ratio mfkit / implicit (lower is
+better for mfkit) and both final training losses.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+import mfkit
+from mfkit import _cpp
+from mfkit._validation import check_user_items, csr_arrays
+
+
+def per_iteration_times():
+    times = []
+    return times, lambda iteration, elapsed, loss: times.append(elapsed)
+
+
+def fit_mfkit(data, args, factors, solver):
+    times, callback = per_iteration_times()
+    model = mfkit.ALS(factors=factors, solver=solver, iterations=args.iterations,
+                      regularization=args.regularization, alpha=args.alpha,
+                      num_threads=args.threads, random_state=args.seed)
+    model.fit(data, callback=callback, show_progress=False)
+    return statistics.median(times), model.user_factors, model.item_factors
+
+
+def fit_implicit(data, args, factors, solver):
+    from implicit.cpu.als import AlternatingLeastSquares
+
+    confidence = data.copy()
+    confidence.data = 1 + args.alpha * confidence.data
+    times, callback = per_iteration_times()
+    model = AlternatingLeastSquares(factors=factors, regularization=args.regularization, alpha=1.0,
+                                    use_cg=solver == "cg", iterations=args.iterations,
+                                    num_threads=args.threads, random_state=args.seed)
+    model.fit(confidence, callback=callback, show_progress=False)
+    return statistics.median(times), model.user_factors, model.item_factors
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=100_000)
+    parser.add_argument("--items", type=int, default=20_000)
+    parser.add_argument("--density", type=float, default=0.001)
+    parser.add_argument("--factors", type=int, nargs="+", default=[64, 128])
+    parser.add_argument("--solvers", nargs="+", default=["cg", "cholesky"])
+    parser.add_argument("--iterations", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--regularization", type=float, default=0.1)
+    parser.add_argument("--alpha", type=float, default=10.0)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    from threadpoolctl import threadpool_limits
+
+    start = time.perf_counter()
+    data = mfkit.datasets.synthetic(args.users, args.items, args.density, seed=args.seed)
+    print(f"data: {data.shape[0]} x {data.shape[1]}, {data.nnz} nonzeros "
+          f"({time.perf_counter() - start:.1f}s to generate); threads={args.threads}, "
+          f"iterations={args.iterations}, regularization={args.regularization}, "
+          f"alpha={args.alpha}, mfkit {mfkit.__version__}, OpenMP={mfkit._core.has_openmp}")
+    matrix = csr_arrays(check_user_items(data, np.dtype(np.float32)))
+
+    def loss(user_factors, item_factors):
+        return _cpp.als_loss(matrix, np.ascontiguousarray(user_factors),
+                             np.ascontiguousarray(item_factors),
+                             regularization=args.regularization, regularization_exponent=0.0,
+                             alpha=args.alpha, num_threads=args.threads)
+
+    print("| factors | solver | mfkit s/iter | implicit s/iter | ratio | mfkit loss | implicit loss |")
+    print("|---:|---|---:|---:|---:|---:|---:|")
+    with threadpool_limits(1, "blas"):
+        for factors in args.factors:
+            for solver in args.solvers:
+                ours = fit_mfkit(data, args, factors, solver)
+                theirs = fit_implicit(data, args, factors, solver)
+                print(f"| {factors} | {solver} | {ours[0]:.3f} | {theirs[0]:.3f} | "
+                      f"{ours[0] / theirs[0]:.2f} | {loss(*ours[1:]):.6g} | "
+                      f"{loss(*theirs[1:]):.6g} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
