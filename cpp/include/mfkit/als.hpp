@@ -18,6 +18,7 @@
 // most rows of power-law data. B⁻¹Y is computed once per half-sweep, O(n k²).
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -56,6 +57,8 @@ inline T als_row_regularization(const AlsOptions<T>& opt, int64_t count) {
 
 namespace detail {
 
+constexpr int kBlockRows = 8;  // rows handled together; CG shares each pass over YᵀY among them
+
 template <class T>
 void check_als_arguments(const CsrView<T>& R, const DenseView<const T>& Y, int64_t x_rows,
                          int64_t x_cols, const AlsOptions<T>& opt) {
@@ -72,64 +75,107 @@ void check_als_arguments(const CsrView<T>& R, const DenseView<const T>& Y, int64
   R.validate("user_items");
 }
 
-// Scratch memory of one thread, reused across its rows.
+// The stored entries of one row, as the solvers read them.
 template <class T>
-struct AlsRowScratch {
-  explicit AlsRowScratch(int k) : A(static_cast<size_t>(k) * k), b(k), r(k), p(k), Ap(k) {}
-  std::vector<T> A, b, r, p, Ap;
-  std::vector<T> S, z;       // Woodbury system (n_u x n_u) and its right-hand side
-  std::vector<const T*> y;   // the row's item factors
-  std::vector<const T*> w;   // the same rows of B⁻¹Y (Woodbury path only)
-  std::vector<T> c, cp;      // c_ui and c_ui * p_ui for those items
-  std::vector<T> c_minus_1;  // c_ui - 1
+struct RowEntries {
+  int n = 0;
+  const T* const* y = nullptr;  // factor rows of the row's items
+  const T* const* w = nullptr;  // the same rows of B⁻¹Y (Woodbury path only)
+  const T* cp = nullptr;        // c·p
+  const T* cm1 = nullptr;       // c - 1
 };
 
+// Entries of a block of consecutive rows, gathered into buffers reused from block to block.
 template <class T>
-void gather_row(const CsrView<T>& R, const DenseView<const T>& Y, int64_t u, T alpha,
-                AlsRowScratch<T>& s, const T* BinvY = nullptr) {
-  const int64_t begin = R.indptr[u], end = R.indptr[u + 1];
-  const size_t n = static_cast<size_t>(end - begin);
-  s.y.resize(n);
-  s.c.resize(n);
-  s.cp.resize(n);
-  s.c_minus_1.resize(n);
-  s.w.resize(BinvY ? n : 0);
-  for (size_t e = 0; e < n; ++e) {
-    const T r = R.data[begin + e];
-    const T c = als_confidence(r, alpha);
-    s.y[e] = Y.row(R.indices[begin + e]);
-    s.c[e] = c;
-    s.cp[e] = c * als_preference(r);
-    s.c_minus_1[e] = c - T(1);
-    if (BinvY) s.w[e] = BinvY + static_cast<int64_t>(R.indices[begin + e]) * Y.cols;
+class BlockEntries {
+ public:
+  void gather(const CsrView<T>& R, const DenseView<const T>& Y, int64_t first, int count,
+              T alpha, const T* BinvY) {
+    const int64_t begin = R.indptr[first];
+    const size_t n = static_cast<size_t>(R.indptr[first + count] - begin);
+    y_.resize(n);
+    w_.resize(BinvY ? n : 0);
+    cp_.resize(n);
+    cm1_.resize(n);
+    count_ = count;
+    for (int j = 0; j <= count; ++j) offset_[j] = static_cast<int>(R.indptr[first + j] - begin);
+    for (size_t e = 0; e < n; ++e) {
+      const T r = R.data[begin + e];
+      const int64_t item = R.indices[begin + e];
+      const T c = als_confidence(r, alpha);
+      y_[e] = Y.row(item);
+      if (BinvY) w_[e] = BinvY + item * Y.cols;
+      cp_[e] = c * als_preference(r);
+      cm1_[e] = c - T(1);
+    }
   }
+
+  RowEntries<T> row(int j) const {
+    const int o = offset_[j];
+    return {offset_[j + 1] - o, y_.data() + o, w_.empty() ? nullptr : w_.data() + o,
+            cp_.data() + o, cm1_.data() + o};
+  }
+
+ private:
+  int count_ = 0;
+  int offset_[kBlockRows + 1] = {};
+  std::vector<const T*> y_, w_;
+  std::vector<T> cp_, cm1_;
+};
+
+// Memory of one thread, reused for all its blocks.
+template <class T>
+struct Workspace {
+  explicit Workspace(int k)
+      : A(static_cast<size_t>(k) * k), b(k), R(static_cast<size_t>(kBlockRows) * k),
+        P(R.size()), AP(R.size()) {}
+  BlockEntries<T> entries;
+  std::vector<T> A, b;     // direct solve
+  std::vector<T> S, z;     // Woodbury system (n_u x n_u) and right-hand side
+  std::vector<T> R, P, AP; // CG residuals, directions and A·directions of a block
+};
+
+// Exact row solve by Cholesky of YᵀY + Yᵀ(C_u - I)Y + λ_u I.
+template <class T>
+void solve_row_cholesky(const T* G, int k, T lambda, const RowEntries<T>& e, Workspace<T>& ws,
+                        T* x, int64_t row) {
+  std::copy(G, G + static_cast<size_t>(k) * k, ws.A.begin());
+  for (int a = 0; a < k; ++a) ws.A[static_cast<size_t>(a) * k + a] += lambda;
+  add_weighted_outer_products(ws.A.data(), k, e.y, e.cm1, e.n);
+  std::fill(ws.b.begin(), ws.b.end(), T(0));
+  for (int i = 0; i < e.n; ++i)
+    if (e.cp[i] != T(0)) axpy(e.cp[i], e.y[i], ws.b.data(), k);
+  if (!cholesky_upper(ws.A.data(), k))
+    throw NumericalError("ALS: the system for row " + std::to_string(row) +
+                         " is not positive definite; use regularization > 0");
+  cholesky_solve_upper(ws.A.data(), ws.b.data(), k);
+  std::copy(ws.b.begin(), ws.b.end(), x);
 }
 
 // Exact row solve by the Woodbury form x = W_uᵀ S⁻¹ D⁻¹(c∘p) (see the top of this file).
 // Needs c_ui > 1 for every item of the row. Returns false if S is numerically not positive
 // definite, in which case the caller falls back to the direct solve.
 template <class T>
-bool solve_row_woodbury(int k, AlsRowScratch<T>& s, T* x) {
-  const int n = static_cast<int>(s.y.size());
-  s.S.resize(static_cast<size_t>(n) * n);
-  s.z.resize(n);
-  for (int i = 0; i < n; ++i) {
-    T* row = s.S.data() + static_cast<size_t>(i) * n;
-    for (int j = i; j < n; ++j) row[j] = dot(s.y[i], s.w[j], k);
-    row[i] += T(1) / s.c_minus_1[i];
-    s.z[i] = s.cp[i] / s.c_minus_1[i];
+bool solve_row_woodbury(int k, const RowEntries<T>& e, Workspace<T>& ws, T* x) {
+  const int n = e.n;
+  for (int i = 0; i < n; ++i)
+    if (!(e.cm1[i] > T(0))) return false;
+  ws.S.resize(static_cast<size_t>(n) * n);
+  ws.z.resize(n);
+  for (int i = 0; i < n; ++i) {  // n < k rows: request them all at once
+    prefetch_row(e.y[i], k);
+    prefetch_row(e.w[i], k);
   }
-  if (!cholesky_upper(s.S.data(), n)) return false;
-  cholesky_solve_upper(s.S.data(), s.z.data(), n);
+  for (int i = 0; i < n; ++i) {
+    T* row = ws.S.data() + static_cast<size_t>(i) * n;
+    for (int j = i; j < n; ++j) row[j] = dot(e.y[i], e.w[j], k);
+    row[i] += T(1) / e.cm1[i];
+    ws.z[i] = e.cp[i] / e.cm1[i];
+  }
+  if (!cholesky_upper(ws.S.data(), n)) return false;
+  cholesky_solve_upper(ws.S.data(), ws.z.data(), n);
   std::fill(x, x + k, T(0));
-  for (int j = 0; j < n; ++j) axpy(s.z[j], s.w[j], x, k);
-  return true;
-}
-
-template <class T>
-bool all_confidences_above_one(const AlsRowScratch<T>& s) {
-  for (T v : s.c_minus_1)
-    if (!(v > T(0))) return false;
+  for (int j = 0; j < n; ++j) axpy(ws.z[j], e.w[j], x, k);
   return true;
 }
 
@@ -142,7 +188,7 @@ std::vector<T> woodbury_factors(const CsrView<T>& R, const DenseView<const T>& Y
   if (opt.solver != AlsSolver::Cholesky || opt.regularization_exponent != T(0) ||
       !(opt.alpha > T(0)))
     return {};
-  // Flop estimate: rows shorter than k save (n k²/2 + k³/6) - (n²k/2 + n³/6); B⁻¹Y costs ~n_Y k².
+  // Flops: a row shorter than k saves (n k²/2 + k³/6) - (n²k/2 + n³/6); B⁻¹Y costs ~n_Y k².
   double saved = 0;
   for (int64_t u = 0; u < R.rows; ++u) {
     const double n = double(R.indptr[u + 1] - R.indptr[u]);
@@ -150,97 +196,135 @@ std::vector<T> woodbury_factors(const CsrView<T>& R, const DenseView<const T>& Y
   }
   if (saved < double(Y.rows) * k * k) return {};
 
+  // B⁻¹ explicitly (k solves, O(k³)), then B⁻¹Y as one blocked product: far faster than n
+  // triangular solves, and accurate enough since B ⪰ λI is well conditioned.
   std::vector<T> B(G, G + static_cast<size_t>(k) * k);
   for (int a = 0; a < k; ++a) B[static_cast<size_t>(a) * k + a] += opt.regularization;
   if (!cholesky_upper(B.data(), k)) return {};
-  std::vector<T> BinvY(Y.ptr, Y.ptr + Y.rows * Y.cols);
+  std::vector<T> Binv(static_cast<size_t>(k) * k, T(0));
+  for (int a = 0; a < k; ++a) {
+    T* column = Binv.data() + static_cast<size_t>(a) * k;  // row a of the symmetric inverse
+    column[a] = T(1);
+    cholesky_solve_upper(B.data(), column, k);
+  }
+  std::vector<T> BinvY(static_cast<size_t>(Y.rows) * k);
+  const int64_t blocks = (Y.rows + kBlockRows - 1) / kBlockRows;
 #pragma omp parallel for schedule(static) num_threads(clamp_threads(opt.num_threads))
-  for (int64_t j = 0; j < Y.rows; ++j) cholesky_solve_upper(B.data(), BinvY.data() + j * k, k);
+  for (int64_t block = 0; block < blocks; ++block) {
+    const int64_t first = block * kBlockRows;
+    const int m = static_cast<int>(std::min<int64_t>(kBlockRows, Y.rows - first));
+    symmetric_matmul_rows(Binv.data(), Y.row(first), BinvY.data() + first * k, k, m);
+  }
   return BinvY;
 }
 
-// Exact row solve by Cholesky of YᵀY + Yᵀ(C_u - I)Y + λ_u I.
-template <class T>
-void solve_row_cholesky(const T* G, int k, T lambda, AlsRowScratch<T>& s, T* x, int64_t row) {
-  std::copy(G, G + static_cast<size_t>(k) * k, s.A.begin());
-  for (int a = 0; a < k; ++a) s.A[static_cast<size_t>(a) * k + a] += lambda;
-  const int n = static_cast<int>(s.y.size());
-  add_weighted_outer_products(s.A.data(), k, s.y.data(), s.c_minus_1.data(), n);
-  std::fill(s.b.begin(), s.b.end(), T(0));
-  for (int e = 0; e < n; ++e)
-    if (s.cp[e] != T(0)) axpy(s.cp[e], s.y[e], s.b.data(), k);
-  if (!cholesky_upper(s.A.data(), k))
-    throw NumericalError("ALS: the system for row " + std::to_string(row) +
-                         " is not positive definite; use regularization > 0");
-  cholesky_solve_upper(s.A.data(), s.b.data(), k);
-  std::copy(s.b.begin(), s.b.end(), x);
-}
-
-// Conjugate gradient on the same system, warm-started from the current x (Takács, Pilászy &
+// Conjugate gradient on each row's system, warm-started from the current x (Takács, Pilászy &
 // Tikk, RecSys 2011). A·v is applied as YᵀY v + λ_u v + Σ_i (c_ui - 1)(y_iᵀv) y_i, never formed.
+// The m rows of a block run in lockstep so that YᵀY is streamed once per step for all of them;
+// each row's arithmetic is exactly that of a lone row (symmetric_matmul_rows guarantees it).
 template <class T>
-void solve_row_cg(const T* G, int k, T lambda, int steps, AlsRowScratch<T>& s, T* x) {
-  const int n = static_cast<int>(s.y.size());
-  T* r = s.r.data();
-  T* p = s.p.data();
-  T* Ap = s.Ap.data();
-  // r = b - A x
-  symmetric_matvec(G, x, r, k);
-  for (int a = 0; a < k; ++a) r[a] = -r[a] - lambda * x[a];
-  for (int e = 0; e < n; ++e) axpy(s.cp[e] - s.c_minus_1[e] * dot(s.y[e], x, k), s.y[e], r, k);
-  std::copy(r, r + k, p);
-  T rs = dot(r, r, k);
+void solve_block_cg(const T* G, int k, const T* lambda, int m, int steps, Workspace<T>& ws,
+                    T* X) {
+  T* R = ws.R.data();
+  T* P = ws.P.data();
+  T* AP = ws.AP.data();
+  bool active[kBlockRows];
+  T rs[kBlockRows];
   const T tiny = T(1e-20);
+
+  symmetric_matmul_rows(G, X, R, k, m);  // R = YᵀY X, then r = b - A x below
+  for (int j = 0; j < m; ++j) {
+    const RowEntries<T> e = ws.entries.row(j);
+    T* x = X + static_cast<int64_t>(j) * k;
+    T* r = R + static_cast<int64_t>(j) * k;
+    active[j] = e.n > 0;
+    if (!active[j]) {  // b = 0: the exact solution is 0
+      std::fill(x, x + k, T(0));
+      std::fill(P + static_cast<int64_t>(j) * k, P + static_cast<int64_t>(j + 1) * k, T(0));
+      continue;
+    }
+    for (int a = 0; a < k; ++a) r[a] = -r[a] - lambda[j] * x[a];
+    for (int i = 0; i < e.n; ++i) {
+      if (i + kPrefetchAhead < e.n) prefetch_row(e.y[i + kPrefetchAhead], k);
+      axpy(e.cp[i] - e.cm1[i] * dot(e.y[i], x, k), e.y[i], r, k);
+    }
+    std::copy(r, r + k, P + static_cast<int64_t>(j) * k);
+    rs[j] = dot(r, r, k);
+  }
+
   for (int step = 0; step < steps; ++step) {
-    if (rs < tiny) break;
-    symmetric_matvec(G, p, Ap, k);
-    for (int a = 0; a < k; ++a) Ap[a] += lambda * p[a];
-    for (int e = 0; e < n; ++e) axpy(s.c_minus_1[e] * dot(s.y[e], p, k), s.y[e], Ap, k);
-    const T step_size = rs / dot(p, Ap, k);
-    axpy(step_size, p, x, k);
-    axpy(-step_size, Ap, r, k);
-    const T rs_new = dot(r, r, k);
-    const T beta = rs_new / rs;
-    for (int a = 0; a < k; ++a) p[a] = r[a] + beta * p[a];
-    rs = rs_new;
+    bool any = false;
+    for (int j = 0; j < m; ++j) {
+      active[j] = active[j] && !(rs[j] < tiny);
+      any = any || active[j];
+    }
+    if (!any) break;
+    symmetric_matmul_rows(G, P, AP, k, m);
+    for (int j = 0; j < m; ++j) {
+      if (!active[j]) continue;
+      const RowEntries<T> e = ws.entries.row(j);
+      T* x = X + static_cast<int64_t>(j) * k;
+      T* r = R + static_cast<int64_t>(j) * k;
+      T* p = P + static_cast<int64_t>(j) * k;
+      T* Ap = AP + static_cast<int64_t>(j) * k;
+      for (int a = 0; a < k; ++a) Ap[a] += lambda[j] * p[a];
+      for (int i = 0; i < e.n; ++i) {
+        if (i + kPrefetchAhead < e.n) prefetch_row(e.y[i + kPrefetchAhead], k);
+        axpy(e.cm1[i] * dot(e.y[i], p, k), e.y[i], Ap, k);
+      }
+      const T step_size = rs[j] / dot(p, Ap, k);
+      axpy(step_size, p, x, k);
+      axpy(-step_size, Ap, r, k);
+      const T rs_new = dot(r, r, k);
+      const T beta = rs_new / rs[j];
+      for (int a = 0; a < k; ++a) p[a] = r[a] + beta * p[a];
+      rs[j] = rs_new;
+    }
   }
 }
 
 }  // namespace detail
 
 // Solves every row of X (R.rows x k) with Y (R.cols x k) fixed; X is updated in place.
+// Rows are processed in fixed blocks of consecutive rows: the result does not depend on the
+// number of threads.
 template <class T>
 void als_half_sweep(const CsrView<T>& R, const DenseView<const T>& Y, const DenseView<T>& X,
                     const AlsOptions<T>& opt) {
+  using detail::kBlockRows;
   detail::check_als_arguments(R, Y, X.rows, X.cols, opt);
   const int k = static_cast<int>(Y.cols);
   std::vector<T> G(static_cast<size_t>(k) * k);
   gram(Y, G.data(), opt.num_threads);
   const std::vector<T> BinvY = detail::woodbury_factors(R, Y, G.data(), opt);
+  const int64_t blocks = (R.rows + kBlockRows - 1) / kBlockRows;
 
   ErrorCollector errors;
 #pragma omp parallel num_threads(clamp_threads(opt.num_threads))
   {
     errors.run([&] {
-      detail::AlsRowScratch<T> scratch(k);
-#pragma omp for schedule(dynamic, 64)
-      for (int64_t u = 0; u < R.rows; ++u) {
+      detail::Workspace<T> ws(k);
+#pragma omp for schedule(dynamic, 8)
+      for (int64_t block = 0; block < blocks; ++block) {
         if (errors.failed()) continue;
         errors.run([&] {
-          T* x = X.row(u);
-          const int64_t count = R.indptr[u + 1] - R.indptr[u];
-          if (count == 0) {
-            std::fill(x, x + k, T(0));
+          const int64_t first = block * kBlockRows;
+          const int m = static_cast<int>(std::min<int64_t>(kBlockRows, R.rows - first));
+          ws.entries.gather(R, Y, first, m, opt.alpha, BinvY.empty() ? nullptr : BinvY.data());
+          T lambda[kBlockRows];
+          for (int j = 0; j < m; ++j) lambda[j] = als_row_regularization(opt, ws.entries.row(j).n);
+          if (opt.solver == AlsSolver::ConjugateGradient) {
+            detail::solve_block_cg(G.data(), k, lambda, m, opt.cg_steps, ws, X.row(first));
             return;
           }
-          const T lambda = als_row_regularization(opt, count);
-          const bool woodbury = !BinvY.empty() && count < k;
-          detail::gather_row(R, Y, u, opt.alpha, scratch, woodbury ? BinvY.data() : nullptr);
-          if (opt.solver == AlsSolver::ConjugateGradient)
-            detail::solve_row_cg(G.data(), k, lambda, opt.cg_steps, scratch, x);
-          else if (!(woodbury && detail::all_confidences_above_one(scratch) &&
-                     detail::solve_row_woodbury(k, scratch, x)))
-            detail::solve_row_cholesky(G.data(), k, lambda, scratch, x, u);
+          for (int j = 0; j < m; ++j) {
+            const detail::RowEntries<T> e = ws.entries.row(j);
+            T* x = X.row(first + j);
+            if (e.n == 0)
+              std::fill(x, x + k, T(0));  // b = 0: the exact solution is 0
+            else if (!(e.w && e.n < k && detail::solve_row_woodbury(k, e, ws, x)))
+              detail::solve_row_cholesky(G.data(), k, lambda[j], e, ws, x, first + j);
+          }
         });
       }
     });

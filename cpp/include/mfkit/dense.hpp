@@ -3,6 +3,7 @@
 // order, so a result depends only on its inputs (never on the thread that computes it).
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <vector>
@@ -14,6 +15,20 @@
 namespace mfkit {
 
 constexpr int kLanes = 16;  // independent partial sums in reductions
+
+// Requests every cache line of a factor row ahead of use. Rows of the fixed factors are read in
+// the data's random order, and the solvers are otherwise bound by waiting for those loads.
+template <class T>
+inline void prefetch_row(const T* row, int n) {
+#if defined(__GNUC__) || defined(__clang__)
+  for (int i = 0; i < n; i += static_cast<int>(64 / sizeof(T))) __builtin_prefetch(row + i);
+#else
+  (void)row;
+  (void)n;
+#endif
+}
+
+constexpr int kPrefetchAhead = 8;  // entries between a row's prefetch and its use
 
 template <class T>
 inline T dot(const T* a, const T* b, int n) {
@@ -34,19 +49,34 @@ inline void axpy(T s, const T* x, T* y, int n) {
   for (int i = 0; i < n; ++i) y[i] += s * x[i];
 }
 
-// y = A x for a symmetric row-major n x n matrix A with both triangles stored, computed as
-// y = Σ_a x_a A_a (rows of A, four at a time): no horizontal reductions, contiguous loads.
+// Y_j = A X_j for m vectors stored as the rows of X and Y (each n long), where A is symmetric,
+// row-major n x n with both triangles stored. Computed as Y_j = Σ_a X_j[a] A_a over rows of A,
+// four at a time, so the inner loop is contiguous and has no horizontal reduction; each row
+// block of A is reused for all m vectors while it sits in L1. Every output is summed in the same
+// order whatever m is, so batching rows never changes a result.
 template <class T>
-inline void symmetric_matvec(const T* A, const T* x, T* y, int n) {
-  for (int b = 0; b < n; ++b) y[b] = T(0);
+inline void symmetric_matmul_rows(const T* A, const T* X, T* Y, int n, int m) {
+  for (int64_t i = 0; i < static_cast<int64_t>(m) * n; ++i) Y[i] = T(0);
   int a = 0;
   for (; a + 4 <= n; a += 4) {
     const T* r0 = A + static_cast<int64_t>(a) * n;
     const T *r1 = r0 + n, *r2 = r1 + n, *r3 = r2 + n;
-    const T x0 = x[a], x1 = x[a + 1], x2 = x[a + 2], x3 = x[a + 3];
-    for (int b = 0; b < n; ++b) y[b] += x0 * r0[b] + x1 * r1[b] + x2 * r2[b] + x3 * r3[b];
+    for (int j = 0; j < m; ++j) {
+      const T* x = X + static_cast<int64_t>(j) * n;
+      T* y = Y + static_cast<int64_t>(j) * n;
+      const T x0 = x[a], x1 = x[a + 1], x2 = x[a + 2], x3 = x[a + 3];
+      for (int b = 0; b < n; ++b) y[b] += x0 * r0[b] + x1 * r1[b] + x2 * r2[b] + x3 * r3[b];
+    }
   }
-  for (; a < n; ++a) axpy(x[a], A + static_cast<int64_t>(a) * n, y, n);
+  for (; a < n; ++a)
+    for (int j = 0; j < m; ++j)
+      axpy(X[static_cast<int64_t>(j) * n + a], A + static_cast<int64_t>(a) * n,
+           Y + static_cast<int64_t>(j) * n, n);
+}
+
+template <class T>
+inline void symmetric_matvec(const T* A, const T* x, T* y, int n) {
+  symmetric_matmul_rows(A, x, y, n, 1);
 }
 
 // Upper triangle of A (row-major n x n) += sum_j w[j] * v_j v_jᵀ over `count` vectors.
@@ -55,6 +85,8 @@ template <class T>
 inline void add_weighted_outer_products(T* A, int n, const T* const* v, const T* w, int count) {
   int j = 0;
   for (; j + 4 <= count; j += 4) {
+    for (int ahead = j + kPrefetchAhead; ahead < std::min(count, j + kPrefetchAhead + 4); ++ahead)
+      prefetch_row(v[ahead], n);
     const T *v0 = v[j], *v1 = v[j + 1], *v2 = v[j + 2], *v3 = v[j + 3];
     for (int a = 0; a < n; ++a) {
       const T s0 = w[j] * v0[a], s1 = w[j + 1] * v1[a];
@@ -80,33 +112,33 @@ inline void mirror_upper(T* A, int n) {
     for (int b = a + 1; b < n; ++b) A[static_cast<int64_t>(b) * n + a] = A[static_cast<int64_t>(a) * n + b];
 }
 
-// G = YᵀY (k x k, both triangles). Parallel over rows of G so that each entry is summed by
-// one thread in a fixed order: the result does not depend on the thread count.
+// G = YᵀY (k x k, both triangles). Every thread walks Y once, chunk by chunk, and accumulates
+// the rows of G it owns (static round-robin ownership, the same for every chunk), so each entry
+// is summed by one thread in one fixed order: the result does not depend on the thread count.
 template <class T>
 void gram(const DenseView<const T>& Y, T* G, int num_threads) {
   const int k = static_cast<int>(Y.cols);
   const int64_t n = Y.rows;
-  ErrorCollector errors;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(clamp_threads(num_threads))
-  for (int a = 0; a < k; ++a) {
-    errors.run([&] {
-      // Row a of G, columns a..k-1, accumulated over items in blocks of four.
-      std::vector<T> acc(k, T(0));
-      int64_t i = 0;
-      for (; i + 4 <= n; i += 4) {
+  constexpr int64_t kChunk = 256;  // rows of Y per pass, kept in cache; a multiple of 4
+  for (int64_t i = 0; i < static_cast<int64_t>(k) * k; ++i) G[i] = T(0);
+#pragma omp parallel num_threads(clamp_threads(num_threads))
+  for (int64_t start = 0; start < n; start += kChunk) {
+    const int64_t end = std::min(n, start + kChunk);
+#pragma omp for schedule(static, 1) nowait
+    for (int a = 0; a < k; ++a) {
+      T* acc = G + static_cast<int64_t>(a) * k;
+      int64_t i = start;
+      for (; i + 4 <= end; i += 4) {
         const T *y0 = Y.row(i), *y1 = Y.row(i + 1), *y2 = Y.row(i + 2), *y3 = Y.row(i + 3);
         const T s0 = y0[a], s1 = y1[a], s2 = y2[a], s3 = y3[a];
         for (int b = a; b < k; ++b) acc[b] += s0 * y0[b] + s1 * y1[b] + s2 * y2[b] + s3 * y3[b];
       }
-      for (; i < n; ++i) {
+      for (; i < end; ++i) {
         const T* y = Y.row(i);
-        const T s = y[a];
-        for (int b = a; b < k; ++b) acc[b] += s * y[b];
+        axpy(y[a], y + a, acc + a, k - a);
       }
-      for (int b = a; b < k; ++b) G[static_cast<int64_t>(a) * k + b] = acc[b];
-    });
+    }
   }
-  errors.rethrow();
   mirror_upper(G, k);
 }
 

@@ -23,13 +23,14 @@ struct CsrView {
   void validate(const char* name) const {
     const std::string n(name);
     require(rows >= 0 && cols >= 0, n + ": negative shape");
-    require(indptr != nullptr, n + ": missing indptr");
-    require(indptr[0] == 0, n + ": indptr[0] must be 0");
-    for (int64_t r = 0; r < rows; ++r)
-      require(indptr[r] <= indptr[r + 1], n + ": indptr must be non-decreasing");
+    require(indptr != nullptr && indptr[0] == 0, n + ": indptr[0] must be 0");
+    bool ordered = true;
+    for (int64_t r = 0; r < rows; ++r) ordered = ordered && indptr[r] <= indptr[r + 1];
+    require(ordered, n + ": indptr must be non-decreasing");
     const int64_t count = nnz();
-    for (int64_t e = 0; e < count; ++e)
-      require(indices[e] >= 0 && indices[e] < cols, n + ": column index out of range");
+    bool in_range = true;
+    for (int64_t e = 0; e < count; ++e) in_range = in_range && indices[e] >= 0 && indices[e] < cols;
+    require(in_range, n + ": column index out of range");
   }
 };
 
