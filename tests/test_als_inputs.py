@@ -248,8 +248,6 @@ def test_non_bool_show_progress_rejected(tiny):
 
 
 @pytest.mark.parametrize("name", ["num_threads", "cg_steps"])
-@pytest.mark.xfail(strict=True, reason="BUG: ints beyond C int range are not validated in "
-                   "Python; pybind11 raises a TypeError that dumps every array argument")
 def test_parameter_beyond_c_int_range_is_a_clean_value_error(tiny, name):
     with pytest.raises(ValueError, match=name):
         fit(tiny, **{name: 2**40}, solver="cg")

@@ -20,11 +20,16 @@ class CsrArrays(NamedTuple):
     shape: tuple
 
 
-def check_int(value, name: str, minimum: int | None = None) -> int:
+C_INT_MAX = 2**31 - 1
+
+
+def check_int(value, name: str, minimum: int | None = None, maximum: int = C_INT_MAX) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
     if minimum is not None and value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    if value > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {value}")
     return int(value)
 
 
@@ -105,7 +110,9 @@ def check_user_items(user_items, dtype: np.dtype, name: str = "user_items") -> s
             raise ValueError(f"{name} must be 2-D (users x items), got {dense.ndim}-D")
         if not (np.issubdtype(dense.dtype, np.number) or dense.dtype == bool):
             raise TypeError(f"{name} must hold numbers, got dtype {dense.dtype}")
-        matrix = sp.csr_matrix(dense)
+        if np.iscomplexobj(dense):
+            raise TypeError(f"{name} must hold real numbers, got dtype {dense.dtype}")
+        matrix = sp.csr_matrix(dense.astype(dtype))
     else:
         raise TypeError(
             f"{name} must be a scipy.sparse matrix or a 2-D array, got {type(user_items).__name__}"

@@ -21,13 +21,14 @@ def _top_n(scores: np.ndarray, exclude: np.ndarray, n: int):
 def _demo(args) -> int:
     from . import ALS, datasets
 
+    model = ALS(factors=args.factors, iterations=args.iterations, random_state=args.seed,
+                calculate_training_loss=True)
+    model._validated_params()  # bad flags fail before any work
     start = time.perf_counter()
     user_items = datasets.synthetic(n_users=args.users, n_items=args.items, density=0.02,
                                     seed=args.seed)
     print(f"mfkit demo: synthetic data, {user_items.shape[0]} users x {user_items.shape[1]} items, "
           f"{user_items.nnz} interactions (seed {args.seed})")
-    model = ALS(factors=args.factors, iterations=args.iterations, random_state=args.seed,
-                calculate_training_loss=True)
     model.fit(user_items, show_progress=not args.quiet)
     print(f"ALS: {args.iterations} iterations, objective {model.loss_history[0]:.6g} -> "
           f"{model.loss_history[-1]:.6g}")
@@ -61,7 +62,7 @@ def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
-        parser.print_help()
+        parser.print_help(sys.stderr)
         return 2
     try:
         return args.run(args)

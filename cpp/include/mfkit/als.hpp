@@ -147,7 +147,7 @@ void solve_row_cholesky(const T* G, int k, T lambda, const RowEntries<T>& e, Wor
     if (e.cp[i] != T(0)) axpy(e.cp[i], e.y[i], ws.b.data(), k);
   if (!cholesky_upper(ws.A.data(), k))
     throw NumericalError("ALS: the system for row " + std::to_string(row) +
-                         " is not positive definite; use regularization > 0");
+                         " is not positive definite (numerically singular); increase regularization");
   cholesky_solve_upper(ws.A.data(), ws.b.data(), k);
   std::copy(ws.b.begin(), ws.b.end(), x);
 }
@@ -209,7 +209,8 @@ std::vector<T> woodbury_factors(const CsrView<T>& R, const DenseView<const T>& Y
   }
   std::vector<T> BinvY(static_cast<size_t>(Y.rows) * k);
   const int64_t blocks = (Y.rows + kBlockRows - 1) / kBlockRows;
-#pragma omp parallel for schedule(static) num_threads(clamp_threads(opt.num_threads))
+#pragma omp parallel for schedule(static) \
+    num_threads(threads_for(double(Y.rows) * k * k, opt.num_threads))
   for (int64_t block = 0; block < blocks; ++block) {
     const int64_t first = block * kBlockRows;
     const int m = static_cast<int>(std::min<int64_t>(kBlockRows, Y.rows - first));
@@ -298,9 +299,10 @@ void als_half_sweep(const CsrView<T>& R, const DenseView<const T>& Y, const Dens
   gram(Y, G.data(), opt.num_threads);
   const std::vector<T> BinvY = detail::woodbury_factors(R, Y, G.data(), opt);
   const int64_t blocks = (R.rows + kBlockRows - 1) / kBlockRows;
+  const double flops = (double(R.nnz()) * (opt.cg_steps + 1) + double(R.rows) * k) * k * 2;
 
   ErrorCollector errors;
-#pragma omp parallel num_threads(clamp_threads(opt.num_threads))
+#pragma omp parallel num_threads(threads_for(flops, opt.num_threads))
   {
     errors.run([&] {
       detail::Workspace<T> ws(k);
@@ -344,8 +346,9 @@ double als_loss(const CsrView<T>& R, const DenseView<const T>& X, const DenseVie
   gram(Y, G.data(), opt.num_threads);
 
   std::vector<double> row_loss(static_cast<size_t>(R.rows), 0.0);
+  const double flops = (double(R.nnz()) + double(R.rows) * k) * k * 2;
   ErrorCollector errors;
-#pragma omp parallel num_threads(clamp_threads(opt.num_threads))
+#pragma omp parallel num_threads(threads_for(flops, opt.num_threads))
   {
     errors.run([&] {
       std::vector<T> Gx(k);

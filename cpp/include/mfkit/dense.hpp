@@ -121,7 +121,7 @@ void gram(const DenseView<const T>& Y, T* G, int num_threads) {
   const int64_t n = Y.rows;
   constexpr int64_t kChunk = 256;  // rows of Y per pass, kept in cache; a multiple of 4
   for (int64_t i = 0; i < static_cast<int64_t>(k) * k; ++i) G[i] = T(0);
-#pragma omp parallel num_threads(clamp_threads(num_threads))
+#pragma omp parallel num_threads(threads_for(double(n) * k * k, num_threads))
   for (int64_t start = 0; start < n; start += kChunk) {
     const int64_t end = std::min(n, start + kChunk);
 #pragma omp for schedule(static, 1) nowait

@@ -141,6 +141,7 @@ class ALS(Recommender):
         by_user = csr_arrays(user_items)
         by_item = csr_arrays(user_items.T.tocsr())
         n_users, n_items = user_items.shape
+        self._check_row_regularization(params, by_user, by_item)
 
         user_factors = self._initial_factors(rng, n_users, k, dtype)
         item_factors = self._initial_factors(rng, n_items, k, dtype)
@@ -156,7 +157,7 @@ class ALS(Recommender):
         loss_args = {key: solve[key] for key in
                      ("regularization", "regularization_exponent", "alpha", "num_threads")}
 
-        self.loss_history = []
+        loss_history = []
         bar = progress_bar(params["iterations"], "ALS", show_progress)
         try:
             for iteration in range(params["iterations"]):
@@ -167,7 +168,7 @@ class ALS(Recommender):
                 loss = None
                 if params["calculate_training_loss"]:
                     loss = backend.als_loss(by_user, user_factors, item_factors, **loss_args)
-                    self.loss_history.append(loss)
+                    loss_history.append(loss)
                 bar.update(**({} if loss is None else {"loss": loss}))
                 if callback is not None:
                     callback(iteration, elapsed, loss)
@@ -176,7 +177,22 @@ class ALS(Recommender):
 
         self.user_factors = user_factors
         self.item_factors = item_factors
+        self.loss_history = loss_history
         return self
+
+    @staticmethod
+    def _check_row_regularization(params, *matrices):
+        """λ·n^ν must stay finite in the model dtype for the longest row or column."""
+        exponent = params["regularization_exponent"]
+        if exponent == 0:
+            return
+        longest = max(int(np.diff(m.indptr).max(initial=0)) for m in matrices)
+        largest = params["regularization"] * float(longest) ** exponent
+        if not largest < np.finfo(params["dtype"]).max / 1e3:
+            raise ValueError(
+                f"regularization * n**regularization_exponent overflows {params['dtype']} for the "
+                f"longest row ({longest} entries); lower regularization_exponent"
+            )
 
     def loss(self, user_items) -> float:
         """The objective of the fitted factors on ``user_items`` (same validation as ``fit``)."""

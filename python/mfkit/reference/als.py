@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._validation import CsrArrays
+from ..exceptions import NumericalError
 
 # CG stops early once the squared residual norm falls below this (same constant as the C++ core).
 CG_TINY = 1e-20
@@ -54,7 +55,11 @@ def als_half_sweep(matrix: CsrArrays, fixed: np.ndarray, solved: np.ndarray, *, 
         if solver == "cholesky":
             A = YtY + Yu.T @ ((c - 1)[:, None] * Yu) + lam * np.eye(k, dtype=dtype)
             b = Yu.T @ cp
-            solved[u] = np.linalg.solve(A, b)
+            try:
+                solved[u] = np.linalg.solve(A, b)
+            except np.linalg.LinAlgError:
+                raise NumericalError(f"ALS: the system for row {u} is singular; "
+                                     "increase regularization") from None
         else:
             solved[u] = _conjugate_gradient(YtY, lam, Yu, c, cp, solved[u].copy(), cg_steps)
 
