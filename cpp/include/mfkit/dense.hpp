@@ -37,10 +37,13 @@ inline T dot(const T* a, const T* b, int n) {
   for (; i + kLanes <= n; i += kLanes)
     for (int j = 0; j < kLanes; ++j) acc[j] += a[i + j] * b[i + j];
   for (int j = 0; i + j < n; ++j) acc[j] += a[i + j] * b[i + j];
-  // Pairwise (tree) reduction of the lanes: short dependency chains, fixed order.
-  for (int width = kLanes / 2; width > 0; width /= 2)
-    for (int j = 0; j < width; ++j) acc[j] += acc[j + width];
-  return acc[0];
+  // Pairwise (tree) reduction of the lanes, written out so it is fully unrolled: short
+  // dependency chains, fixed order.
+  static_assert(kLanes == 16, "the reduction below is written for 16 lanes");
+  for (int j = 0; j < 8; ++j) acc[j] += acc[j + 8];
+  for (int j = 0; j < 4; ++j) acc[j] += acc[j + 4];
+  for (int j = 0; j < 2; ++j) acc[j] += acc[j + 2];
+  return acc[0] + acc[1];
 }
 
 // y += s * x
@@ -61,10 +64,23 @@ inline void symmetric_matmul_rows(const T* A, const T* X, T* Y, int n, int m) {
   for (; a + 4 <= n; a += 4) {
     const T* r0 = A + static_cast<int64_t>(a) * n;
     const T *r1 = r0 + n, *r2 = r1 + n, *r3 = r2 + n;
-    for (int j = 0; j < m; ++j) {
-      const T* x = X + static_cast<int64_t>(j) * n;
+    int j = 0;
+    for (; j + 2 <= m; j += 2) {  // two outputs share every load of A
+      const T* x = X + static_cast<int64_t>(j) * n + a;
+      const T* z = x + n;
       T* y = Y + static_cast<int64_t>(j) * n;
-      const T x0 = x[a], x1 = x[a + 1], x2 = x[a + 2], x3 = x[a + 3];
+      T* w = y + n;
+      const T x0 = x[0], x1 = x[1], x2 = x[2], x3 = x[3];
+      const T z0 = z[0], z1 = z[1], z2 = z[2], z3 = z[3];
+      for (int b = 0; b < n; ++b) {
+        y[b] += x0 * r0[b] + x1 * r1[b] + x2 * r2[b] + x3 * r3[b];
+        w[b] += z0 * r0[b] + z1 * r1[b] + z2 * r2[b] + z3 * r3[b];
+      }
+    }
+    for (; j < m; ++j) {
+      const T* x = X + static_cast<int64_t>(j) * n + a;
+      T* y = Y + static_cast<int64_t>(j) * n;
+      const T x0 = x[0], x1 = x[1], x2 = x[2], x3 = x[3];
       for (int b = 0; b < n; ++b) y[b] += x0 * r0[b] + x1 * r1[b] + x2 * r2[b] + x3 * r3[b];
     }
   }
@@ -80,7 +96,8 @@ inline void symmetric_matvec(const T* A, const T* x, T* y, int n) {
 }
 
 // Upper triangle of A (row-major n x n) += sum_j w[j] * v_j v_jᵀ over `count` vectors.
-// Four vectors per pass, so each element of A is loaded and stored once per four updates.
+// Four vectors per pass and two rows of A at a time, so each load of a vector element serves
+// eight multiply-adds and each element of A is loaded and stored once per four updates.
 template <class T>
 inline void add_weighted_outer_products(T* A, int n, const T* const* v, const T* w, int count) {
   int j = 0;
@@ -88,20 +105,29 @@ inline void add_weighted_outer_products(T* A, int n, const T* const* v, const T*
     for (int ahead = j + kPrefetchAhead; ahead < std::min(count, j + kPrefetchAhead + 4); ++ahead)
       prefetch_row(v[ahead], n);
     const T *v0 = v[j], *v1 = v[j + 1], *v2 = v[j + 2], *v3 = v[j + 3];
-    for (int a = 0; a < n; ++a) {
+    int a = 0;
+    for (; a + 2 <= n; a += 2) {
       const T s0 = w[j] * v0[a], s1 = w[j + 1] * v1[a];
       const T s2 = w[j + 2] * v2[a], s3 = w[j + 3] * v3[a];
+      const T t0 = w[j] * v0[a + 1], t1 = w[j + 1] * v1[a + 1];
+      const T t2 = w[j + 2] * v2[a + 1], t3 = w[j + 3] * v3[a + 1];
       T* row = A + static_cast<int64_t>(a) * n;
-      for (int b = a; b < n; ++b) row[b] += s0 * v0[b] + s1 * v1[b] + s2 * v2[b] + s3 * v3[b];
+      T* next = row + n;
+      row[a] += s0 * v0[a] + s1 * v1[a] + s2 * v2[a] + s3 * v3[a];
+      for (int b = a + 1; b < n; ++b) {
+        row[b] += s0 * v0[b] + s1 * v1[b] + s2 * v2[b] + s3 * v3[b];
+        next[b] += t0 * v0[b] + t1 * v1[b] + t2 * v2[b] + t3 * v3[b];
+      }
+    }
+    if (a < n) {
+      T* row = A + static_cast<int64_t>(a) * n;
+      row[a] += w[j] * v0[a] * v0[a] + w[j + 1] * v1[a] * v1[a] + w[j + 2] * v2[a] * v2[a] +
+                w[j + 3] * v3[a] * v3[a];
     }
   }
   for (; j < count; ++j) {
     const T* vj = v[j];
-    for (int a = 0; a < n; ++a) {
-      const T s = w[j] * vj[a];
-      T* row = A + static_cast<int64_t>(a) * n;
-      for (int b = a; b < n; ++b) row[b] += s * vj[b];
-    }
+    for (int a = 0; a < n; ++a) axpy(w[j] * vj[a], vj + a, A + static_cast<int64_t>(a) * n + a, n - a);
   }
 }
 
