@@ -92,7 +92,8 @@ int main(int argc, char** argv) {
   std::printf("%lld users x %lld items, %zu nonzeros, %d threads, OpenMP %s\n",
               (long long)users, (long long)items, by_user.indices.size(), threads,
               mfkit::kHasOpenMP ? "on" : "off");
-  std::printf("factors  solver    ms/iteration (median of %d)\n", iterations);
+  std::printf("ms per iteration and per half-sweep, medians of %d\n", iterations);
+  std::printf("factors  solver       total     users     items\n");
 
   for (int k : {64, 128}) {
     for (auto solver : {mfkit::AlsSolver::ConjugateGradient, mfkit::AlsSolver::Cholesky}) {
@@ -107,19 +108,23 @@ int main(int argc, char** argv) {
       opt.solver = solver;
       opt.num_threads = threads;
       const mfkit::DenseView<float> Xv{users, k, X.data()}, Yv{items, k, Y.data()};
-      std::vector<double> ms;
+      std::vector<double> user_ms, item_ms;
       for (int it = 0; it < iterations; ++it) {
         const auto start = std::chrono::steady_clock::now();
         mfkit::als_half_sweep(by_user.view(), mfkit::DenseView<const float>{items, k, Y.data()},
                               Xv, opt);
+        const auto middle = std::chrono::steady_clock::now();
         mfkit::als_half_sweep(by_item.view(), mfkit::DenseView<const float>{users, k, X.data()},
                               Yv, opt);
-        ms.push_back(std::chrono::duration<double, std::milli>(
-                         std::chrono::steady_clock::now() - start).count());
+        const auto end = std::chrono::steady_clock::now();
+        user_ms.push_back(std::chrono::duration<double, std::milli>(middle - start).count());
+        item_ms.push_back(std::chrono::duration<double, std::milli>(end - middle).count());
       }
-      std::sort(ms.begin(), ms.end());
-      std::printf("%7d  %-8s  %8.1f\n", k,
-                  solver == mfkit::AlsSolver::Cholesky ? "cholesky" : "cg", ms[ms.size() / 2]);
+      std::sort(user_ms.begin(), user_ms.end());
+      std::sort(item_ms.begin(), item_ms.end());
+      const double u = user_ms[iterations / 2], i = item_ms[iterations / 2];
+      std::printf("%7d  %-8s  %8.1f  %8.1f  %8.1f\n", k,
+                  solver == mfkit::AlsSolver::Cholesky ? "cholesky" : "cg", u + i, u, i);
     }
   }
   return 0;

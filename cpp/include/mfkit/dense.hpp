@@ -28,7 +28,7 @@ inline void prefetch_row(const T* row, int n) {
 #endif
 }
 
-constexpr int kPrefetchAhead = 8;  // entries between a row's prefetch and its use
+constexpr int kPrefetchAhead = 16;  // entries between a row's prefetch and its use
 
 template <class T>
 inline T dot(const T* a, const T* b, int n) {
