@@ -8,6 +8,7 @@
 #include "mfkit/als.hpp"
 #include "mfkit/dense.hpp"
 #include "mfkit/parallel.hpp"
+#include "mfkit/topk.hpp"
 
 namespace py = pybind11;
 
@@ -84,6 +85,45 @@ void bind_dtype(py::module_& m, const std::string& suffix) {
         py::arg("regularization_exponent"), py::arg("alpha"), py::arg("solver"),
         py::arg("cg_steps"), py::arg("num_threads"),
         "Solve every row of `solved` with `fixed` held constant (one ALS half-sweep), in place.");
+
+  m.def(("als_solve_rows" + suffix).c_str(),
+        [](const InArray<int64_t>& indptr, const InArray<int32_t>& indices,
+           const InArray<T>& data, const InArray<T>& fixed, const InArray<T>& fixed_gram,
+           py::array solved, double regularization, double regularization_exponent,
+           double alpha, const std::string& solver, int cg_steps, int num_threads) {
+          const auto Y = input_matrix(fixed, "fixed factors");
+          const auto G = input_matrix(fixed_gram, "gram");
+          if (G.rows != Y.cols || G.cols != Y.cols)
+            throw std::invalid_argument("gram must be factors x factors");
+          const auto X = output_matrix<T>(solved, "solved factors");
+          const auto R = csr(indptr, indices, data, Y.rows);
+          const auto opt = als_options<T>(regularization, regularization_exponent, alpha, solver,
+                                          cg_steps, num_threads);
+          py::gil_scoped_release release;
+          mfkit::als_solve_rows(R, Y, G.ptr, X, opt);
+        },
+        py::arg("indptr"), py::arg("indices"), py::arg("data"), py::arg("fixed"),
+        py::arg("gram"), py::arg("solved").noconvert(), py::arg("regularization"),
+        py::arg("regularization_exponent"), py::arg("alpha"), py::arg("solver"),
+        py::arg("cg_steps"), py::arg("num_threads"),
+        "Solve the rows of `solved` in place given `fixed` and its cached gram matrix.");
+
+  m.def(("top_k" + suffix).c_str(),
+        [](const InArray<T>& scores, int k, int num_threads) {
+          const auto S = input_matrix(scores, "scores");
+          if (k < 0) throw std::invalid_argument("k must be >= 0");
+          py::array_t<int32_t> ids({S.rows, static_cast<int64_t>(k)});
+          py::array_t<T> best({S.rows, static_cast<int64_t>(k)});
+          int32_t* ids_out = ids.mutable_data();
+          T* best_out = best.mutable_data();
+          {
+            py::gil_scoped_release release;
+            mfkit::top_k_rows(S.ptr, S.rows, S.cols, k, ids_out, best_out, num_threads);
+          }
+          return py::make_tuple(ids, best);
+        },
+        py::arg("scores"), py::arg("k"), py::arg("num_threads"),
+        "Best k column ids and scores of every row (-inf/NaN never selected; pad -1/-inf).");
 
   m.def(("als_loss" + suffix).c_str(),
         [](const InArray<int64_t>& indptr, const InArray<int32_t>& indices,

@@ -8,4 +8,11 @@ from ._version import __version__
 from .exceptions import NotFittedError, NumericalError
 from .models import ALS
 
-__all__ = ["ALS", "NotFittedError", "NumericalError", "__version__", "datasets"]
+__all__ = ["ALS", "NotFittedError", "NumericalError", "__version__", "datasets", "load"]
+
+
+def load(path):
+    """Read a model written by ``model.save(path)``. Never unpickles: a model file cannot run code."""
+    from ._persistence import load_model
+
+    return load_model(path)

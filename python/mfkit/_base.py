@@ -1,13 +1,22 @@
-"""Common base of every mfkit model: scikit-learn style parameters and fitted-state checks.
+"""Common base of every mfkit model: scikit-learn style parameters and the serving API.
 
-Serving (recommend, similar items/users, explain, save/load) is added here so every model
-inherits it.
+A model provides ``user_factors`` / ``item_factors`` after ``fit`` and two hooks,
+``_fold_in_users(user_items)`` and ``_fold_in_items(item_users)``, that solve factors for given
+interaction rows with the other side fixed. Everything here (recommend, similar items and users,
+partial fits, save) is built on those.
 """
 from __future__ import annotations
 
 import inspect
 
+import numpy as np
+
+from ._threads import resolve_num_threads
+from ._validation import check_bool, check_ids, check_int, check_user_items
 from .exceptions import NotFittedError
+
+# Scores computed per block of queries: bounds the memory of batch requests (~32 MB of float64).
+_SCORES_PER_BLOCK = 1 << 22
 
 
 def get_backend(name: str):
@@ -21,9 +30,19 @@ def get_backend(name: str):
     return reference
 
 
+def _normalized(factors: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length; all-zero rows stay zero (cosine 0 with everything)."""
+    norms = np.linalg.norm(factors, axis=1, keepdims=True)
+    return factors / np.where(norms > 0, norms, 1).astype(factors.dtype)
+
+
 class Recommender:
     """Base class. ``__init__`` of a subclass only stores its arguments; ``fit`` validates them."""
 
+    # Fitted arrays written by save() and restored by mfkit.load().
+    _fitted_arrays = ("user_factors", "item_factors")
+
+    # ------------------------------------------------------------------ scikit-learn protocol
     @classmethod
     def _param_names(cls):
         signature = inspect.signature(cls.__init__)
@@ -49,3 +68,243 @@ class Recommender:
     def _check_fitted(self):
         if getattr(self, "user_factors", None) is None or getattr(self, "item_factors", None) is None:
             raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit first")
+
+    # ------------------------------------------------------------------ hooks and caches
+    def _fold_in_users(self, user_items) -> np.ndarray:
+        raise NotImplementedError(f"{type(self).__name__} cannot recalculate users")
+
+    def _fold_in_items(self, item_users) -> np.ndarray:
+        raise NotImplementedError(f"{type(self).__name__} cannot recalculate items")
+
+    def _cached(self, name: str, source: np.ndarray, compute):
+        """``compute(source)``, recomputed whenever ``source`` is a different array object.
+
+        Fits and partial fits assign new arrays, so caches follow them; editing factors in place
+        is not detected (assign a new array instead).
+        """
+        cache = self.__dict__.setdefault("_cache", {})
+        entry = cache.get(name)
+        if entry is None or entry[0] is not source:
+            entry = cache[name] = (source, compute(source))
+        return entry[1]
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("_cache", None)  # derived data: recomputed on demand
+        return state
+
+    def _threads(self) -> int:
+        return resolve_num_threads(check_int(getattr(self, "num_threads", 0), "num_threads", 0))
+
+    def _backend(self):
+        return get_backend(getattr(self, "backend", "cpp"))
+
+    def _interaction_rows(self, rows, count: int, columns: int, name: str, what: str):
+        """Validated CSR with one row per requested id (``count``) and ``columns`` columns."""
+        matrix = check_user_items(rows, self.item_factors.dtype, name=name)
+        if matrix.shape != (count, columns):
+            raise ValueError(
+                f"{name} must have one row per {what} and {columns} columns: expected shape "
+                f"{(count, columns)}, got {matrix.shape} (pass only the rows of the requested "
+                f"{what}s, e.g. {name}[ids])"
+            )
+        return matrix
+
+    # ------------------------------------------------------------------ ranking
+    def _rank(self, queries, targets, N, exclude_rows=None, exclude=None, subset=None):
+        """Best ``N`` targets for each query row by dot product, best first.
+
+        ``exclude_rows``: CSR with a row per query whose stored columns (target ids) are removed
+        for that query; ``exclude``: target ids removed for all; ``subset``: only these target
+        ids are ranked. Returns ``(ids, scores)`` of shape (queries, min(N, candidates)), padded
+        with -1 / -inf where a query has fewer candidates.
+        """
+        backend, threads = self._backend(), self._threads()
+        position = None
+        if subset is not None:
+            position = np.full(len(targets), -1, dtype=np.int64)
+            position[subset] = np.arange(len(subset))
+            targets = targets[subset]
+        n_targets = len(targets)
+        excluded = np.zeros(0, dtype=np.int64) if exclude is None else np.unique(exclude)
+        columns = min(N, n_targets - len(excluded))
+        ids = np.full((len(queries), columns), -1, dtype=np.int32)
+        scores = np.full((len(queries), columns), -np.inf, dtype=targets.dtype)
+        block = max(1, _SCORES_PER_BLOCK // max(n_targets, 1))
+        for start in range(0, len(queries), block):
+            stop = min(start + block, len(queries))
+            block_scores = queries[start:stop] @ targets.T
+            block_scores[:, excluded] = -np.inf
+            if exclude_rows is not None:
+                rows = exclude_rows[start:stop]
+                user = np.repeat(np.arange(stop - start), np.diff(rows.indptr))
+                liked = rows.indices
+                if position is not None:
+                    liked = position[liked]
+                    user, liked = user[liked >= 0], liked[liked >= 0]
+                block_scores[user, liked] = -np.inf
+            block_ids, block_best = backend.top_k(block_scores, columns, num_threads=threads)
+            if subset is not None:
+                block_ids = np.where(block_ids >= 0, subset[np.maximum(block_ids, 0)], -1)
+            ids[start:stop], scores[start:stop] = block_ids, block_best
+        return ids, scores
+
+    @staticmethod
+    def _answer(ids, scores, scalar: bool):
+        if not scalar:
+            return ids, scores
+        found = int(np.count_nonzero(ids[0] >= 0))
+        return ids[0, :found], scores[0, :found]
+
+    @staticmethod
+    def _check_candidates(filter_items, items, n_targets: int, kind: str = "item"):
+        excluded, allowed = f"filter_{kind}s", f"{kind}s"
+        if items is not None and filter_items is not None:
+            raise ValueError(f"{allowed} and {excluded} cannot be combined: pass only the allowed "
+                             f"ones ({allowed}=...) or only the excluded ones ({excluded}=...)")
+        if filter_items is not None:
+            filter_items, _ = check_ids(filter_items, excluded, n_targets)
+        if items is not None:
+            items, _ = check_ids(items, allowed, n_targets)
+            if len(np.unique(items)) != len(items):
+                raise ValueError(f"{allowed} contains duplicate ids")
+        return filter_items, items
+
+    def recommend(self, userid, user_items=None, N=10, filter_already_liked_items=True,
+                  filter_items=None, recalculate_user=False, items=None):
+        """Top-``N`` items for one user or a batch of users, best first.
+
+        Parameters
+        ----------
+        userid : int or array of int
+            A scalar gives 1-D results; an array gives 2-D results, row ``i`` answering
+            ``userid[i]``.
+        user_items : sparse matrix, optional
+            One row per requested user (``user_items[userid]`` of the training matrix): the
+            items to filter out and, with ``recalculate_user``, the history the user's factor is
+            solved from. Needed only for those two options.
+        N : int, default 10
+            Number of items to return.
+        filter_already_liked_items : bool, default True
+            Leave out the items stored in the user's row of ``user_items``.
+        filter_items : array of int, optional
+            Items never to return, for every user.
+        recalculate_user : bool, default False
+            Solve the user's factor from ``user_items`` (item factors fixed) instead of using the
+            stored one: works for new users (any id) and for changed histories.
+        items : array of int, optional
+            Rank only these items (cannot be combined with ``filter_items``).
+
+        Returns
+        -------
+        ids, scores : ndarray
+            Item ids (int32) and scores, best first. With fewer than ``N`` candidates left, 1-D
+            results are shorter and 2-D results are padded with id -1 and score -inf.
+        """
+        self._check_fitted()
+        n_users, n_items = len(self.user_factors), len(self.item_factors)
+        recalculate_user = check_bool(recalculate_user, "recalculate_user")
+        filter_liked = check_bool(filter_already_liked_items, "filter_already_liked_items")
+        users, scalar = check_ids(userid, "userid", None if recalculate_user else n_users)
+        N = check_int(N, "N", 1)
+        filter_items, items = self._check_candidates(filter_items, items, n_items)
+        rows = None
+        if user_items is not None:
+            rows = self._interaction_rows(user_items, len(users), n_items, "user_items", "userid")
+        elif filter_liked or recalculate_user:
+            raise ValueError(
+                "user_items is required to filter already liked items or to recalculate users: "
+                "pass user_items[userid], or filter_already_liked_items=False")
+        queries = self._fold_in_users(rows) if recalculate_user else self.user_factors[users]
+        ids, scores = self._rank(queries, self.item_factors, N,
+                                 exclude_rows=rows if filter_liked else None,
+                                 exclude=filter_items, subset=items)
+        return self._answer(ids, scores, scalar)
+
+    def _similar(self, query_ids, factors, N, filter_items, items, recalculate, rows, kind):
+        self._check_fitted()
+        n = len(factors)
+        recalculate = check_bool(recalculate, f"recalculate_{kind}")
+        ids, scalar = check_ids(query_ids, f"{kind}id", None if recalculate else n)
+        N = check_int(N, "N", 1)
+        filter_items, items = self._check_candidates(filter_items, items, n, kind)
+        if recalculate:
+            if rows is None:
+                raise ValueError(f"recalculate_{kind}=True needs the {kind}'s interactions")
+            other = len(self.user_factors if kind == "item" else self.item_factors)
+            name = "item_users" if kind == "item" else "user_items"
+            matrix = self._interaction_rows(rows, len(ids), other, name, f"{kind}id")
+            fold_in = self._fold_in_items if kind == "item" else self._fold_in_users
+            queries = _normalized(fold_in(matrix))
+        else:
+            queries = self._cached(f"{kind}_unit", factors, _normalized)[ids]
+        targets = self._cached(f"{kind}_unit", factors, _normalized)
+        result = self._rank(queries, targets, N, exclude=filter_items, subset=items)
+        return self._answer(*result, scalar)
+
+    def similar_items(self, itemid, N=10, filter_items=None, items=None, recalculate_item=False,
+                      item_users=None):
+        """The ``N`` items most similar to ``itemid`` by cosine of the item factors.
+
+        The item itself comes first with score ≈ 1 (unless filtered). ``itemid`` may be an array
+        (2-D results). ``recalculate_item=True`` solves the item's factor from ``item_users``
+        (one row per item id, users as columns) with the user factors fixed, e.g. for a new item.
+        ``filter_items`` / ``items`` work as in :meth:`recommend`.
+        """
+        return self._similar(itemid, getattr(self, "item_factors", None), N, filter_items,
+                             items, recalculate_item, item_users, "item")
+
+    def similar_users(self, userid, N=10, filter_users=None, users=None, recalculate_user=False,
+                      user_items=None):
+        """The ``N`` users most similar to ``userid`` by cosine of the user factors.
+
+        Mirrors :meth:`similar_items`: ``filter_users`` / ``users`` restrict the candidates and
+        ``recalculate_user=True`` solves the user's factor from ``user_items``.
+        """
+        return self._similar(userid, getattr(self, "user_factors", None), N, filter_users,
+                             users, recalculate_user, user_items, "user")
+
+    # ------------------------------------------------------------------ partial fits
+    def partial_fit_users(self, userids, user_items):
+        """Re-solve only the given users' factors from ``user_items`` (one row per id).
+
+        Ids beyond the current number of users grow ``user_factors``; users between the old
+        size and a new id that are not in ``userids`` get zero factors. Other rows are untouched.
+        Returns ``self``.
+        """
+        self._check_fitted()
+        users, _ = check_ids(userids, "userids")
+        if len(np.unique(users)) != len(users):
+            raise ValueError("userids contains duplicate ids")
+        rows = self._interaction_rows(user_items, len(users), len(self.item_factors),
+                                      "user_items", "userid")
+        self.user_factors = self._with_rows(self.user_factors, users, self._fold_in_users(rows))
+        return self
+
+    def partial_fit_items(self, itemids, item_users):
+        """Re-solve only the given items' factors from ``item_users`` (one row per id, users as
+        columns); grows ``item_factors`` for new ids like :meth:`partial_fit_users`."""
+        self._check_fitted()
+        items, _ = check_ids(itemids, "itemids")
+        if len(np.unique(items)) != len(items):
+            raise ValueError("itemids contains duplicate ids")
+        rows = self._interaction_rows(item_users, len(items), len(self.user_factors),
+                                      "item_users", "itemid")
+        self.item_factors = self._with_rows(self.item_factors, items, self._fold_in_items(rows))
+        return self
+
+    @staticmethod
+    def _with_rows(factors, ids, values):
+        """A new factor array (so caches see the change) with ``values`` at rows ``ids``."""
+        size = max(len(factors), int(ids.max(initial=-1)) + 1)
+        updated = np.zeros((size, factors.shape[1]), dtype=factors.dtype)
+        updated[: len(factors)] = factors
+        updated[ids] = values
+        return updated
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path):
+        """Write the fitted model to ``path`` (an ``.npz`` file); read it with ``mfkit.load``."""
+        from ._persistence import save_model
+
+        save_model(self, path)

@@ -28,6 +28,24 @@ def als_half_sweep(matrix: CsrArrays, fixed: np.ndarray, solved: np.ndarray, *, 
     )
 
 
+def als_solve_rows(matrix: CsrArrays, fixed: np.ndarray, fixed_gram: np.ndarray,
+                   solved: np.ndarray, *, regularization, regularization_exponent, alpha, solver,
+                   cg_steps, num_threads) -> None:
+    """Like :func:`als_half_sweep` with ``fixed_gram = fixedᵀfixed`` given (cached by serving)."""
+    _kernel("als_solve_rows", solved.dtype)(
+        matrix.indptr, matrix.indices, matrix.data, fixed, fixed_gram, solved, regularization,
+        regularization_exponent, alpha, solver, cg_steps, num_threads,
+    )
+
+
+def top_k(scores: np.ndarray, k: int, *, num_threads: int):
+    """Best ``k`` columns of every row: ``(ids int32, scores)``, best first, ties by lower id.
+
+    -inf (filtered) and NaN entries never qualify; short rows are padded with -1 / -inf.
+    """
+    return _kernel("top_k", scores.dtype)(scores, k, num_threads)
+
+
 def als_loss(matrix: CsrArrays, user_factors: np.ndarray, item_factors: np.ndarray, *,
              regularization, regularization_exponent, alpha, num_threads) -> float:
     """The full implicit-ALS objective (see :mod:`mfkit.reference.als`)."""

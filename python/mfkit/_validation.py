@@ -57,6 +57,22 @@ def check_choice(value, name: str, choices) -> str:
     return value
 
 
+def check_ids(ids, name: str, upper: int | None = None):
+    """Integer id(s) -> (1-D int64 array, was_scalar). ``upper`` bounds them: 0 <= id < upper."""
+    array = np.asarray(ids)
+    scalar = array.ndim == 0
+    if array.dtype == bool or not (np.issubdtype(array.dtype, np.integer) or array.size == 0):
+        raise TypeError(f"{name} must be an integer or an array of integers, got {array.dtype}")
+    array = np.atleast_1d(array).astype(np.int64, copy=False)
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be a scalar or 1-D, got {array.ndim}-D")
+    if array.size and array.min() < 0:
+        raise ValueError(f"{name} contains negative ids (smallest {array.min()})")
+    if upper is not None and array.size and array.max() >= upper:
+        raise ValueError(f"{name} contains ids out of range: {array.max()} >= {upper}")
+    return array, scalar
+
+
 def check_dtype(dtype) -> np.dtype:
     try:
         resolved = np.dtype(dtype)

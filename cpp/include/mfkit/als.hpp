@@ -286,18 +286,17 @@ void solve_block_cg(const T* G, int k, const T* lambda, int m, int steps, Worksp
 
 }  // namespace detail
 
-// Solves every row of X (R.rows x k) with Y (R.cols x k) fixed; X is updated in place.
-// Rows are processed in fixed blocks of consecutive rows: the result does not depend on the
-// number of threads.
+// Solves every row of X (R.rows x k) with Y (R.cols x k) fixed, given G = YᵀY (k x k, both
+// triangles); X is updated in place (CG starts from it). Serving code keeps G cached, so that
+// solving a few rows (new users) does not cost O(n k²). Rows are processed in fixed blocks of
+// consecutive rows: the result does not depend on the number of threads.
 template <class T>
-void als_half_sweep(const CsrView<T>& R, const DenseView<const T>& Y, const DenseView<T>& X,
-                    const AlsOptions<T>& opt) {
+void als_solve_rows(const CsrView<T>& R, const DenseView<const T>& Y, const T* G,
+                    const DenseView<T>& X, const AlsOptions<T>& opt) {
   using detail::kBlockRows;
   detail::check_als_arguments(R, Y, X.rows, X.cols, opt);
   const int k = static_cast<int>(Y.cols);
-  std::vector<T> G(static_cast<size_t>(k) * k);
-  gram(Y, G.data(), opt.num_threads);
-  const std::vector<T> BinvY = detail::woodbury_factors(R, Y, G.data(), opt);
+  const std::vector<T> BinvY = detail::woodbury_factors(R, Y, G, opt);
   const int64_t blocks = (R.rows + kBlockRows - 1) / kBlockRows;
   const double flops = (double(R.nnz()) * (opt.cg_steps + 1) + double(R.rows) * k) * k * 2;
 
@@ -316,7 +315,7 @@ void als_half_sweep(const CsrView<T>& R, const DenseView<const T>& Y, const Dens
           T lambda[kBlockRows];
           for (int j = 0; j < m; ++j) lambda[j] = als_row_regularization(opt, ws.entries.row(j).n);
           if (opt.solver == AlsSolver::ConjugateGradient) {
-            detail::solve_block_cg(G.data(), k, lambda, m, opt.cg_steps, ws, X.row(first));
+            detail::solve_block_cg(G, k, lambda, m, opt.cg_steps, ws, X.row(first));
             return;
           }
           for (int j = 0; j < m; ++j) {
@@ -325,13 +324,23 @@ void als_half_sweep(const CsrView<T>& R, const DenseView<const T>& Y, const Dens
             if (e.n == 0)
               std::fill(x, x + k, T(0));  // b = 0: the exact solution is 0
             else if (!(e.w && e.n < k && detail::solve_row_woodbury(k, e, ws, x)))
-              detail::solve_row_cholesky(G.data(), k, lambda[j], e, ws, x, first + j);
+              detail::solve_row_cholesky(G, k, lambda[j], e, ws, x, first + j);
           }
         });
       }
     });
   }
   errors.rethrow();
+}
+
+// One ALS half-sweep: G = YᵀY, then every row of X solved with Y fixed.
+template <class T>
+void als_half_sweep(const CsrView<T>& R, const DenseView<const T>& Y, const DenseView<T>& X,
+                    const AlsOptions<T>& opt) {
+  require(Y.cols >= 1, "factors must be at least 1");
+  std::vector<T> G(static_cast<size_t>(Y.cols) * Y.cols);
+  gram(Y, G.data(), opt.num_threads);
+  als_solve_rows(R, Y, G.data(), X, opt);
 }
 
 // The full objective above, in O(nnz·k + (m + n)·k²): the sum over all m·n cells of

@@ -8,8 +8,10 @@ import numpy as np
 from .._base import Recommender, get_backend
 from .._progress import progress_bar
 from .._threads import resolve_num_threads
+from ..exceptions import NumericalError
 from .._validation import (
     check_bool,
+    check_ids,
     check_callback,
     check_choice,
     check_dtype,
@@ -74,6 +76,8 @@ class ALS(Recommender):
         The objective after each iteration (empty unless ``calculate_training_loss``).
     """
 
+    _fitted_arrays = ("user_factors", "item_factors", "loss_history")
+
     def __init__(self, factors=64, regularization=0.1, alpha=10.0, iterations=15, solver="cg",
                  cg_steps=3, regularization_exponent=0.0, dtype=np.float32, random_state=None,
                  num_threads=0, backend="cpp", calculate_training_loss=False):
@@ -136,6 +140,7 @@ class ALS(Recommender):
         check_callback(callback)
         show_progress = check_bool(show_progress, "show_progress")
         rng = check_random_state(self.random_state)
+        self.__dict__.pop("_cache", None)
         dtype, k = params["dtype"], params["factors"]
         user_items = check_user_items(user_items, dtype)
         by_user = csr_arrays(user_items)
@@ -193,6 +198,97 @@ class ALS(Recommender):
                 f"regularization * n**regularization_exponent overflows {params['dtype']} for the "
                 f"longest row ({longest} entries); lower regularization_exponent"
             )
+
+    # ------------------------------------------------------------------ serving hooks
+    def _fold_in(self, rows, fixed: np.ndarray, side: str) -> np.ndarray:
+        """Exact solves x = (FᵀC F + λI)⁻¹ FᵀC p for the given rows, F = ``fixed`` (cached FᵀF)."""
+        params = self._validated_params()
+        backend = get_backend(params["backend"])
+        threads = resolve_num_threads(params["num_threads"])
+        fixed_gram = self._cached(f"{side}_gram", fixed,
+                                  lambda f: backend.gram(f, num_threads=threads))
+        solved = np.zeros((rows.shape[0], fixed.shape[1]), dtype=fixed.dtype)
+        backend.als_solve_rows(
+            csr_arrays(rows), fixed, fixed_gram, solved,
+            regularization=params["regularization"],
+            regularization_exponent=params["regularization_exponent"],
+            alpha=params["alpha"], solver="cholesky", cg_steps=1, num_threads=threads,
+        )
+        return solved
+
+    def _fold_in_users(self, user_items) -> np.ndarray:
+        return self._fold_in(user_items, self.item_factors, "item")
+
+    def _fold_in_items(self, item_users) -> np.ndarray:
+        return self._fold_in(item_users, self.user_factors, "user")
+
+    def explain(self, userid, user_items, itemid, N=10, user_weights=None):
+        """Why ``itemid`` is recommended to a user: its score split over the user's past items.
+
+        Hu, Koren & Volinsky (2008, §5): with ``W_u = (YᵀC_uY + λI)⁻¹`` the recalculated score
+        is ``ŷ_ui = Σ_j s_ij c_uj`` over the user's liked items ``j`` (``p_uj = 1``), where
+        ``s_ij = y_iᵀ W_u y_j`` is the user-specific similarity of items ``i`` and ``j``.
+
+        Parameters
+        ----------
+        userid : int
+            The user (kept for API symmetry with ``recommend``; the history comes from
+            ``user_items``, so new users work too).
+        user_items : sparse matrix, 1 × n_items
+            The user's row of interactions.
+        itemid : int
+            The item to explain.
+        N : int, default 10
+            Number of contributions to return.
+        user_weights : tuple, optional
+            The Cholesky factorization of ``W_u⁻¹`` returned by a previous call for the same
+            user and history: explaining further items then costs O(k² + n_u·k).
+
+        Returns
+        -------
+        score : float
+            ``ŷ_ui``, equal to the score of the recalculated user factor.
+        contributions : list of (item, contribution)
+            The ``N`` largest contributions by magnitude, largest first.
+        user_weights : tuple
+            ``scipy.linalg.cho_factor`` of ``W_u⁻¹``, to pass back in.
+        """
+        import scipy.linalg
+
+        self._check_fitted()
+        check_ids(userid, "userid")
+        n_items = len(self.item_factors)
+        item, scalar = check_ids(itemid, "itemid", n_items)
+        if not scalar:
+            raise ValueError("itemid must be a single id (call again with user_weights for more)")
+        N = check_int(N, "N", 1)
+        params = self._validated_params()
+        row = self._interaction_rows(user_items, 1, n_items, "user_items", "userid")
+        liked_items, r = row.indices, row.data.astype(np.float64)
+        Y = self.item_factors.astype(np.float64)
+        confidence = 1 + params["alpha"] * np.abs(r)
+        if user_weights is None:
+            count = len(liked_items)
+            lam = params["regularization"] * (count ** params["regularization_exponent"]
+                                              if params["regularization_exponent"] else 1.0)
+            Yu = Y[liked_items]
+            A = self._cached("item_gram64", self.item_factors, lambda f: Y.T @ Y).copy()
+            A += Yu.T @ ((confidence - 1)[:, None] * Yu)
+            A[np.diag_indices_from(A)] += lam
+            try:
+                user_weights = scipy.linalg.cho_factor(A)
+            except np.linalg.LinAlgError:
+                raise NumericalError("explain: the user's system is singular; "
+                                     "increase regularization") from None
+        elif (not isinstance(user_weights, tuple) or len(user_weights) != 2
+              or np.shape(user_weights[0]) != (Y.shape[1], Y.shape[1])):
+            raise ValueError("user_weights must be the tuple returned by a previous explain call")
+        weighted = scipy.linalg.cho_solve(user_weights, Y[item[0]])  # W_u y_i
+        liked = r > 0
+        contribution = (Y[liked_items[liked]] @ weighted) * confidence[liked]
+        order = np.argsort(-np.abs(contribution), kind="stable")[:N]
+        pairs = [(int(liked_items[liked][j]), float(contribution[j])) for j in order]
+        return float(contribution.sum()), pairs, user_weights
 
     def loss(self, user_items) -> float:
         """The objective of the fitted factors on ``user_items`` (same validation as ``fit``)."""

@@ -3,6 +3,7 @@
 ``backend="reference"`` on any model runs these instead of ``mfkit._core``; the tests check that
 both backends agree numerically.
 """
-from .als import als_half_sweep, als_loss, gram
+from .als import als_half_sweep, als_loss, als_solve_rows, gram
+from .topk import top_k
 
-__all__ = ["als_half_sweep", "als_loss", "gram"]
+__all__ = ["als_half_sweep", "als_loss", "als_solve_rows", "gram", "top_k"]

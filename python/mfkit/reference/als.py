@@ -36,12 +36,18 @@ def _row(matrix: CsrArrays, u: int):
     return matrix.indices[start:end], matrix.data[start:end]
 
 
-def als_half_sweep(matrix: CsrArrays, fixed: np.ndarray, solved: np.ndarray, *, regularization,
-                   regularization_exponent, alpha, solver, cg_steps, num_threads=1) -> None:
+def als_half_sweep(matrix: CsrArrays, fixed: np.ndarray, solved: np.ndarray, **options) -> None:
     """Solve each row x_u of ``solved`` in place from (YᵀY + Yᵀ(C_u − I)Y + λ_u I) x_u = Yᵀ C_u p_u."""
+    als_solve_rows(matrix, fixed, gram(fixed), solved, **options)
+
+
+def als_solve_rows(matrix: CsrArrays, fixed: np.ndarray, fixed_gram: np.ndarray,
+                   solved: np.ndarray, *, regularization, regularization_exponent, alpha, solver,
+                   cg_steps, num_threads=1) -> None:
+    """:func:`als_half_sweep` with YᵀY given."""
     dtype = solved.dtype
     Y = fixed
-    YtY = gram(Y)
+    YtY = fixed_gram
     k = Y.shape[1]
     for u in range(matrix.shape[0]):
         items, r = _row(matrix, u)

@@ -1,0 +1,97 @@
+// Top-k selection per row of a dense score matrix, by partial selection (never a full sort).
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "mfkit/errors.hpp"
+#include "mfkit/parallel.hpp"
+
+namespace mfkit {
+
+template <class T>
+struct Scored {
+  T score;
+  int32_t id;
+};
+
+// Strict order used everywhere: higher score first, then the lower id (deterministic ties).
+template <class T>
+inline bool ranks_before(const Scored<T>& a, const Scored<T>& b) {
+  return a.score > b.score || (a.score == b.score && a.id < b.id);
+}
+
+// The k best entries of one row, best first, into `best` (resized to at most k). Entries that are
+// -inf or NaN never qualify: callers mark filtered items with -inf.
+template <class T>
+void top_k_row(const T* scores, int64_t cols, int k, std::vector<Scored<T>>& best) {
+  best.clear();
+  if (k <= 0) return;
+  const T lowest = -std::numeric_limits<T>::infinity();
+  if (static_cast<int64_t>(k) * 8 >= cols) {
+    // k is a large share of the row: nth_element over the qualifying entries.
+    for (int64_t c = 0; c < cols; ++c)
+      if (scores[c] > lowest) best.push_back({scores[c], static_cast<int32_t>(c)});
+    if (static_cast<int64_t>(best.size()) > k) {
+      std::nth_element(best.begin(), best.begin() + k, best.end(), ranks_before<T>);
+      best.resize(k);
+    }
+  } else {
+    // A min-heap (worst kept entry on top) of size k; a later entry must beat the worst one.
+    // Ids arrive in increasing order, so an equal score never displaces a kept entry.
+    auto worse_on_top = [](const Scored<T>& a, const Scored<T>& b) { return ranks_before(a, b); };
+    int64_t c = 0;
+    for (; c < cols && static_cast<int>(best.size()) < k; ++c)
+      if (scores[c] > lowest) best.push_back({scores[c], static_cast<int32_t>(c)});
+    std::make_heap(best.begin(), best.end(), worse_on_top);
+    if (static_cast<int>(best.size()) == k) {
+      T threshold = best.front().score;
+      for (; c < cols; ++c) {
+        if (!(scores[c] > threshold)) continue;
+        std::pop_heap(best.begin(), best.end(), worse_on_top);
+        best.back() = {scores[c], static_cast<int32_t>(c)};
+        std::push_heap(best.begin(), best.end(), worse_on_top);
+        threshold = best.front().score;
+      }
+    }
+  }
+  std::sort(best.begin(), best.end(), ranks_before<T>);
+}
+
+// For each row of `scores` (rows x cols, row-major): the k best column ids and scores, best
+// first, written to ids/out (rows x k). Rows with fewer than k qualifying entries are padded
+// with id -1 and score -inf. Parallel over rows.
+template <class T>
+void top_k_rows(const T* scores, int64_t rows, int64_t cols, int k, int32_t* ids, T* out,
+                int num_threads) {
+  require(k >= 0, "k must be >= 0");
+  require(cols < (int64_t(1) << 31), "too many columns for int32 ids");
+  ErrorCollector errors;
+#pragma omp parallel num_threads(threads_for(double(rows) * cols, num_threads))
+  {
+    errors.run([&] {
+      std::vector<Scored<T>> best;
+      best.reserve(static_cast<size_t>(std::min<int64_t>(k, cols)) + 1);
+#pragma omp for schedule(dynamic, 16)
+      for (int64_t r = 0; r < rows; ++r) {
+        top_k_row(scores + r * cols, cols, k, best);
+        int32_t* row_ids = ids + r * k;
+        T* row_out = out + r * k;
+        const int found = static_cast<int>(best.size());
+        for (int j = 0; j < found; ++j) {
+          row_ids[j] = best[j].id;
+          row_out[j] = best[j].score;
+        }
+        for (int j = found; j < k; ++j) {
+          row_ids[j] = -1;
+          row_out[j] = -std::numeric_limits<T>::infinity();
+        }
+      }
+    });
+  }
+  errors.rethrow();
+}
+
+}  // namespace mfkit

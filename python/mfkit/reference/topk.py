@@ -1,0 +1,21 @@
+"""Top-k selection in numpy: the twin of the C++ ``top_k`` kernel."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def top_k(scores: np.ndarray, k: int, *, num_threads: int = 1):
+    """Best ``k`` columns of every row: ``(ids int32, scores)``, best first, ties by lower id.
+
+    -inf (filtered) and NaN entries never qualify; short rows are padded with -1 / -inf.
+    """
+    rows, cols = scores.shape
+    ids = np.full((rows, k), -1, dtype=np.int32)
+    best = np.full((rows, k), -np.inf, dtype=scores.dtype)
+    for r in range(rows):
+        row = scores[r]
+        valid = np.flatnonzero(row > -np.inf)
+        order = valid[np.lexsort((valid, -row[valid]))][:k]  # score descending, then id
+        ids[r, : len(order)] = order
+        best[r, : len(order)] = row[order]
+    return ids, best
