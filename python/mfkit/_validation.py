@@ -179,3 +179,23 @@ def csr_arrays(matrix: sp.csr_matrix) -> CsrArrays:
         data=np.ascontiguousarray(matrix.data[:nnz]),
         shape=matrix.shape,
     )
+
+
+def check_fraction(value, name: str) -> float:
+    """A real number strictly between 0 and 1 (e.g. a test share)."""
+    value = check_float(value, name)
+    if not 0.0 < value < 1.0:
+        raise ValueError(f"{name} must be in the open interval (0, 1), got {value}")
+    return value
+
+
+def check_str(value, name: str, allow_none: bool = False):
+    """A non-empty string (or None when ``allow_none``)."""
+    if value is None and allow_none:
+        return None
+    if not isinstance(value, str):
+        kind = "a string or None" if allow_none else "a string"
+        raise TypeError(f"{name} must be {kind}, got {type(value).__name__}")
+    if not value:
+        raise ValueError(f"{name} must not be empty")
+    return value
