@@ -53,3 +53,16 @@ def als_loss(matrix: CsrArrays, user_factors: np.ndarray, item_factors: np.ndarr
         matrix.indptr, matrix.indices, matrix.data, user_factors, item_factors, regularization,
         regularization_exponent, alpha, num_threads,
     )
+
+
+def ranking_metrics_block(scores: np.ndarray, train: CsrArrays, test: CsrArrays, K: int, *,
+                          num_threads: int) -> np.ndarray:
+    """Per-user ranking metrics of a block of users: float64 array (rows, 7).
+
+    Columns: precision@K, recall@K, AP@K, nDCG@K, hit@K, reciprocal rank@K, AUC (formulas in
+    :mod:`mfkit.reference.metrics`). ``train`` / ``test`` hold the same users' rows (values are
+    ignored); rows without relevant test items are all NaN.
+    """
+    return _kernel("ranking_metrics", scores.dtype)(
+        scores, train.indptr, train.indices, test.indptr, test.indices, K, num_threads,
+    )

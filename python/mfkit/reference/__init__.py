@@ -4,6 +4,8 @@
 both backends agree numerically.
 """
 from .als import als_half_sweep, als_loss, als_solve_rows, gram
+from .metrics import ranking_metrics_block
 from .topk import top_k
 
-__all__ = ["als_half_sweep", "als_loss", "als_solve_rows", "gram", "top_k"]
+__all__ = ["als_half_sweep", "als_loss", "als_solve_rows", "gram", "ranking_metrics_block",
+           "top_k"]

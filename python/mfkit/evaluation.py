@@ -1,0 +1,222 @@
+"""Evaluation: ranking metrics at K (binary relevance) and rating-prediction errors.
+
+Ranking metrics score a fitted model against a held-out ``test`` matrix given the ``train``
+matrix it was fitted on (both users × items, the model's shape). For user ``u``:
+
+- ``C_u``  = candidates: every item not in ``train[u]`` (train items are never recommended, so
+  never counted as hits);
+- ``Te_u`` = relevant items: the items stored in ``test[u]`` that are candidates (a test item
+  that is also in ``train[u]`` cannot be ranked and is left out);
+- ``L_u``  = the ``K`` best candidates by score ``x_uᵀy_i``, ties by the lower item id;
+  ``rel_k = [k-th item of L_u ∈ Te_u]``.
+
+Relevance is binary: every stored entry of ``test`` counts, whatever its value (stored zeros are
+dropped first, as everywhere in mfkit). Each metric is computed per user and averaged over the
+users with ``Te_u`` non-empty (the others are skipped); ``ranking_metrics`` reports how many.
+
+Names follow the formulas exactly. Note that ``implicit.evaluation.precision_at_k`` is not this
+precision: it is ``Σ_u |L∩Te| / Σ_u min(K, |Te|)``, a pooled recall-like ratio with denominator
+``min(K, |Te|)``; and its AUC is computed on the top-K list only, where ours ranks all
+candidates.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._base import _SCORES_PER_BLOCK
+from ._threads import resolve_num_threads
+from ._validation import check_int, check_user_items, csr_arrays
+
+# Column order of the per-user kernel output (mfkit/metrics.hpp) and keys of ranking_metrics.
+METRICS = ("precision", "recall", "map", "ndcg", "hit_rate", "mrr", "auc")
+
+__all__ = ["METRICS", "auc", "hit_rate_at_k", "mae", "map_at_k", "mrr_at_k", "ndcg_at_k",
+           "precision_at_k", "ranking_metrics", "recall_at_k", "rmse"]
+
+
+# ---------------------------------------------------------------------- shared implementation
+def _model_factors(model):
+    """The fitted factors of ``model`` in one float dtype, checked for shape and finiteness."""
+    if not callable(getattr(model, "_check_fitted", None)):
+        raise TypeError(f"model must be an mfkit model (e.g. mfkit.ALS), got "
+                        f"{type(model).__name__}")
+    model._check_fitted()
+    user_factors, item_factors = np.asarray(model.user_factors), np.asarray(model.item_factors)
+    if user_factors.ndim != 2 or item_factors.ndim != 2 or \
+            user_factors.shape[1] != item_factors.shape[1]:
+        raise ValueError(f"model factors must be 2-D with the same number of columns, got "
+                         f"user_factors {user_factors.shape} and item_factors {item_factors.shape}")
+    dtype = np.result_type(user_factors, item_factors)
+    if dtype not in (np.float32, np.float64):
+        dtype = np.dtype(np.float64)
+    for name, factors in (("user_factors", user_factors), ("item_factors", item_factors)):
+        if not np.all(np.isfinite(factors)):
+            raise ValueError(f"model.{name} contains NaN or infinite values")
+    return user_factors.astype(dtype, copy=False), item_factors.astype(dtype, copy=False)
+
+
+def _interactions(matrix, name: str, shape: tuple, dtype):
+    """``matrix`` as canonical CSR of the model's shape (users × items)."""
+    matrix = check_user_items(matrix, dtype, name=name)
+    if matrix.shape != shape:
+        what = "users" if matrix.shape[0] != shape[0] else "items"
+        raise ValueError(f"{name} must have the model's shape (users x items) {shape}, got "
+                         f"{matrix.shape}: the number of {what} differs")
+    return matrix
+
+
+def _threads(model, num_threads) -> int:
+    if num_threads is None:
+        return model._threads()
+    return resolve_num_threads(check_int(num_threads, "num_threads", 0))
+
+
+def _per_user_metrics(model, train, test, K, num_threads) -> np.ndarray:
+    """Metrics of every evaluated user: float64 array (users, 7), columns as ``METRICS``.
+
+    Scores are computed per block of users with one matrix product (bounded memory), then the
+    backend's kernel ranks the block's users in parallel.
+    """
+    user_factors, item_factors = _model_factors(model)
+    K = check_int(K, "K", 1)
+    shape = (len(user_factors), len(item_factors))
+    train = _interactions(train, "train", shape, user_factors.dtype)
+    test = _interactions(test, "test", shape, user_factors.dtype)
+    backend, threads = model._backend(), _threads(model, num_threads)
+    users = np.flatnonzero(np.diff(test.indptr))  # users with at least one test item
+    block = max(1, _SCORES_PER_BLOCK // shape[1])
+    parts = []
+    for start in range(0, len(users), block):
+        rows = users[start:start + block]
+        scores = user_factors[rows] @ item_factors.T
+        parts.append(backend.ranking_metrics_block(scores, csr_arrays(train[rows]),
+                                                   csr_arrays(test[rows]), K,
+                                                   num_threads=threads))
+    per_user = np.concatenate(parts) if parts else np.zeros((0, len(METRICS)))
+    per_user = per_user[~np.isnan(per_user[:, 0])]  # test items all in train: nothing relevant
+    if len(per_user) == 0:
+        raise ValueError("test has no user with a test item outside train: nothing to evaluate")
+    return per_user
+
+
+# ---------------------------------------------------------------------- ranking metrics
+def ranking_metrics(model, train, test, K=10, num_threads=None) -> dict:
+    """All ranking metrics at ``K`` in one pass, averaged over the evaluated users.
+
+    Per user (notation in the module docstring), then the mean over users with ``Te_u``
+    non-empty:
+
+    - ``precision`` = |L∩Te| / K  (denominator K even when fewer than K candidates exist)
+    - ``recall``    = |L∩Te| / |Te|
+    - ``map``       = AP@K = Σ_{k=1..K} P@k · rel_k / min(K, |Te|),  P@k = |L_1..k ∩ Te| / k
+    - ``ndcg``      = DCG / IDCG,  DCG = Σ_{k=1..K} rel_k / log2(k+1),
+      IDCG = Σ_{k=1..min(K,|Te|)} 1 / log2(k+1)
+    - ``hit_rate``  = [|L∩Te| > 0]
+    - ``mrr``       = 1 / rank of the first relevant item in L (0 if none)
+    - ``auc``       = (#{s_i > s_j} + ½ #{s_i = s_j}) / (|Te| · |C \\ Te|) over relevant ``i``
+      and non-relevant candidates ``j``: all candidates, not truncated at K. Averaged over the
+      evaluated users that have a non-relevant candidate (NaN if none has).
+
+    Parameters
+    ----------
+    model : fitted mfkit model
+        Scores are ``user_factors @ item_factors.T``; ``backend="reference"`` evaluates with the
+        numpy twin of the C++ kernel.
+    train, test : sparse matrix or 2-D array, users × items
+        The model's shape. Stored entries of ``train`` are excluded from the ranking; stored
+        entries of ``test`` are the relevant items.
+    K : int, default 10
+        Length of the ranked list (>= 1).
+    num_threads : int, optional
+        Threads of the C++ kernel; default the model's ``num_threads`` (0 = all cores). Results
+        do not depend on it.
+
+    Returns
+    -------
+    dict
+        ``precision, recall, map, ndcg, hit_rate, mrr, auc`` (floats) and ``users``, the number
+        of users evaluated.
+    """
+    per_user = _per_user_metrics(model, train, test, K, num_threads)
+    result = {name: float(np.mean(per_user[:, j])) for j, name in enumerate(METRICS)}
+    auc_values = per_user[:, METRICS.index("auc")]
+    auc_values = auc_values[~np.isnan(auc_values)]
+    result["auc"] = float(np.mean(auc_values)) if len(auc_values) else float("nan")
+    result["users"] = len(per_user)
+    return result
+
+
+def precision_at_k(model, train, test, K=10, num_threads=None) -> float:
+    """Mean over evaluated users of |L∩Te| / K (see :func:`ranking_metrics`).
+
+    Not ``implicit``'s ``precision_at_k``, which divides by min(K, |Te|) and pools over users.
+    """
+    return ranking_metrics(model, train, test, K, num_threads)["precision"]
+
+
+def recall_at_k(model, train, test, K=10, num_threads=None) -> float:
+    """Mean over evaluated users of |L∩Te| / |Te| (see :func:`ranking_metrics`)."""
+    return ranking_metrics(model, train, test, K, num_threads)["recall"]
+
+
+def map_at_k(model, train, test, K=10, num_threads=None) -> float:
+    """Mean average precision: mean over evaluated users of
+    AP@K = Σ_{k=1..K} P@k · rel_k / min(K, |Te|) (see :func:`ranking_metrics`)."""
+    return ranking_metrics(model, train, test, K, num_threads)["map"]
+
+
+def ndcg_at_k(model, train, test, K=10, num_threads=None) -> float:
+    """Mean over evaluated users of DCG / IDCG with DCG = Σ_{k=1..K} rel_k / log2(k+1) and
+    IDCG = Σ_{k=1..min(K,|Te|)} 1 / log2(k+1) (see :func:`ranking_metrics`)."""
+    return ranking_metrics(model, train, test, K, num_threads)["ndcg"]
+
+
+def hit_rate_at_k(model, train, test, K=10, num_threads=None) -> float:
+    """Share of evaluated users with at least one relevant item in L: mean of [|L∩Te| > 0]."""
+    return ranking_metrics(model, train, test, K, num_threads)["hit_rate"]
+
+
+def mrr_at_k(model, train, test, K=10, num_threads=None) -> float:
+    """Mean reciprocal rank: mean over evaluated users of 1 / rank of the first relevant item
+    in L, 0 when L holds none (see :func:`ranking_metrics`)."""
+    return ranking_metrics(model, train, test, K, num_threads)["mrr"]
+
+
+def auc(model, train, test, num_threads=None) -> float:
+    """Mean over users of the AUC over all candidates (not truncated at any K):
+    (#{s_i > s_j} + ½ #{s_i = s_j}) / (|Te| · |C \\ Te|) for relevant ``i`` and non-relevant
+    candidates ``j`` (see :func:`ranking_metrics`)."""
+    return ranking_metrics(model, train, test, 1, num_threads)["auc"]
+
+
+# ---------------------------------------------------------------------- rating errors
+def _ratings(y_true, y_pred):
+    arrays = []
+    for name, values in (("y_true", y_true), ("y_pred", y_pred)):
+        array = np.asarray(values)
+        if array.dtype == bool or not np.issubdtype(array.dtype, np.number) or \
+                np.iscomplexobj(array):
+            raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype}")
+        if array.ndim != 1:
+            raise ValueError(f"{name} must be 1-D, got {array.ndim}-D")
+        if array.size == 0:
+            raise ValueError(f"{name} is empty")
+        if not np.all(np.isfinite(array)):
+            raise ValueError(f"{name} contains NaN or infinite values")
+        arrays.append(array.astype(np.float64))
+    if len(arrays[0]) != len(arrays[1]):
+        raise ValueError(f"y_true and y_pred must have the same length, got {len(arrays[0])} "
+                         f"and {len(arrays[1])}")
+    return arrays
+
+
+def rmse(y_true, y_pred) -> float:
+    """Root mean squared error √(Σ_n (y_n − ŷ_n)² / N) of 1-D equal-length finite arrays."""
+    y_true, y_pred = _ratings(y_true, y_pred)
+    return float(np.sqrt(np.mean((y_true - y_pred) ** 2)))
+
+
+def mae(y_true, y_pred) -> float:
+    """Mean absolute error Σ_n |y_n − ŷ_n| / N of 1-D equal-length finite arrays."""
+    y_true, y_pred = _ratings(y_true, y_pred)
+    return float(np.mean(np.abs(y_true - y_pred)))
