@@ -3,12 +3,12 @@
 >>> import mfkit
 >>> model = mfkit.ALS(factors=32, random_state=0).fit(user_items)   # doctest: +SKIP
 """
-from . import datasets
+from . import datasets, evaluation
 from ._version import __version__
 from .exceptions import NotFittedError, NumericalError
 from .models import ALS
 
-__all__ = ["ALS", "NotFittedError", "NumericalError", "__version__", "datasets", "load"]
+__all__ = ["ALS", "NotFittedError", "NumericalError", "__version__", "datasets", "evaluation", "load"]
 
 
 def load(path):

@@ -30,6 +30,16 @@ def get_backend(name: str):
     return reference
 
 
+def unwrap_interactions(user_items):
+    """``(matrix, (user_ids, item_ids))`` for an ``mfkit.datasets.Interactions`` (its raw id maps
+    are kept on the fitted model, and saved with it); ``(user_items, (None, None))`` otherwise."""
+    from .datasets import Interactions
+
+    if isinstance(user_items, Interactions):
+        return user_items.matrix, (user_items.user_ids, user_items.item_ids)
+    return user_items, (None, None)
+
+
 def _normalized(factors: np.ndarray) -> np.ndarray:
     """Rows scaled to unit length; all-zero rows stay zero (cosine 0 with everything)."""
     norms = np.linalg.norm(factors, axis=1, keepdims=True)
@@ -278,7 +288,10 @@ class Recommender:
             raise ValueError("userids contains duplicate ids")
         rows = self._interaction_rows(user_items, len(users), len(self.item_factors),
                                       "user_items", "userid")
-        self.user_factors = self._with_rows(self.user_factors, users, self._fold_in_users(rows))
+        grown = self._with_rows(self.user_factors, users, self._fold_in_users(rows))
+        if len(grown) != len(self.user_factors):
+            self.user_ids = None  # raw ids of the new rows are unknown
+        self.user_factors = grown
         return self
 
     def partial_fit_items(self, itemids, item_users):
@@ -290,7 +303,10 @@ class Recommender:
             raise ValueError("itemids contains duplicate ids")
         rows = self._interaction_rows(item_users, len(items), len(self.user_factors),
                                       "item_users", "itemid")
-        self.item_factors = self._with_rows(self.item_factors, items, self._fold_in_items(rows))
+        grown = self._with_rows(self.item_factors, items, self._fold_in_items(rows))
+        if len(grown) != len(self.item_factors):
+            self.item_ids = None  # raw ids of the new rows are unknown
+        self.item_factors = grown
         return self
 
     @staticmethod

@@ -44,6 +44,9 @@ _FACTOR_ARRAYS = ("user_factors", "item_factors")
 _DEFAULT_FITTED_ARRAYS = _FACTOR_ARRAYS
 # Fitted attributes kept as Python lists of floats on the model (stored as 1-D float64 arrays).
 _LIST_ATTRIBUTES = frozenset({"loss_history"})
+# Raw user / item ids (ints or strings) of a model fitted on mfkit.datasets.Interactions: saved
+# when present, one per factor row.
+_ID_ARRAYS = {"user_ids": "user_factors", "item_ids": "item_factors"}
 
 # What reading a damaged archive can raise from zipfile / zlib / numpy.
 _READ_ERRORS = (zipfile.BadZipFile, EOFError, OSError, ValueError, zlib.error, struct.error,
@@ -197,6 +200,10 @@ def save_model(model, path) -> None:
 
     names = _fitted_array_names(model)
     arrays = _fitted_arrays_of(model, names)
+    for attribute in _ID_ARRAYS:
+        ids = getattr(model, attribute, None)
+        if ids is not None:
+            arrays[attribute] = np.asarray(ids)
     params = _json_params(model)
     _check_model_state(cls, params, arrays, where="the model")
     metadata = {"format": FORMAT_VERSION, "mfkit_version": __version__,
@@ -285,6 +292,7 @@ def load_model(path):
             f"{name} is not a valid mfkit model file: required array(s) "
             f"{', '.join(missing)} missing")
     fitted = {n: arrays[n] for n in names}
+    fitted.update({n: arrays[n] for n in _ID_ARRAYS if n in arrays})
     _check_model_state(cls, params, fitted, where=name)
 
     try:
@@ -443,6 +451,16 @@ def _check_model_state(cls, params: dict, arrays: dict, where) -> None:
     factors = params.get("factors")
     if isinstance(factors, numbers.Integral) and factors != columns:
         fail(f"the factors have {columns} columns but the parameter factors is {factors}")
+    for attribute, factors_name in _ID_ARRAYS.items():
+        ids = arrays.get(attribute)
+        if ids is None:
+            continue
+        if ids.ndim != 1 or ids.dtype.kind not in "iuU":
+            fail(f"{attribute} must be a 1-D array of integers or strings, got {ids.ndim}-D "
+                 f"{ids.dtype}")
+        if len(ids) != len(arrays[factors_name]):
+            fail(f"{attribute} has {len(ids)} ids for {len(arrays[factors_name])} rows of "
+                 f"{factors_name}")
     for attribute, array in arrays.items():
         if attribute in _FACTOR_ARRAYS:
             continue

@@ -30,8 +30,11 @@ from ._validation import check_int, check_user_items, csr_arrays
 # Column order of the per-user kernel output (mfkit/metrics.hpp) and keys of ranking_metrics.
 METRICS = ("precision", "recall", "map", "ndcg", "hit_rate", "mrr", "auc")
 
-__all__ = ["METRICS", "auc", "hit_rate_at_k", "mae", "map_at_k", "mrr_at_k", "ndcg_at_k",
-           "precision_at_k", "ranking_metrics", "recall_at_k", "rmse"]
+__all__ = [
+    "METRICS", "auc", "hit_rate_at_k", "leave_k_out_split", "mae", "map_at_k", "mrr_at_k",
+    "ndcg_at_k", "precision_at_k", "ranking_metrics", "recall_at_k", "rmse", "time_split",
+    "train_test_split",
+]
 
 
 # ---------------------------------------------------------------------- shared implementation
@@ -220,3 +223,6 @@ def mae(y_true, y_pred) -> float:
     """Mean absolute error Σ_n |y_n − ŷ_n| / N of 1-D equal-length finite arrays."""
     y_true, y_pred = _ratings(y_true, y_pred)
     return float(np.mean(np.abs(y_true - y_pred)))
+
+# The splits live in their own module; they are part of the evaluation API.
+from .splits import leave_k_out_split, time_split, train_test_split  # noqa: E402

@@ -5,7 +5,7 @@ import time
 
 import numpy as np
 
-from .._base import Recommender, get_backend
+from .._base import Recommender, get_backend, unwrap_interactions
 from .._progress import progress_bar
 from .._threads import resolve_num_threads
 from ..exceptions import NumericalError
@@ -127,8 +127,9 @@ class ALS(Recommender):
 
         Parameters
         ----------
-        user_items : scipy.sparse matrix or 2-D array
-            Stored values are the observations ``r``. CSR (matrix or array) is used as is; other
+        user_items : scipy.sparse matrix, 2-D array or mfkit.datasets.Interactions
+            Stored values are the observations ``r``. An ``Interactions`` also leaves its raw id
+            maps on the model as ``user_ids`` / ``item_ids`` (saved with it). CSR (matrix or array) is used as is; other
             sparse formats and dense arrays are converted once (a warning says so for sparse).
             Duplicate entries are summed and stored zeros dropped, on a copy: the argument is
             never modified.
@@ -149,6 +150,7 @@ class ALS(Recommender):
         rng = check_random_state(self.random_state)
         self.__dict__.pop("_cache", None)
         dtype, k = params["dtype"], params["factors"]
+        user_items, raw_ids = unwrap_interactions(user_items)
         user_items = check_user_items(user_items, dtype)
         by_user = csr_arrays(user_items)
         by_item = csr_arrays(user_items.T.tocsr())
@@ -190,6 +192,7 @@ class ALS(Recommender):
         self.user_factors = user_factors
         self.item_factors = item_factors
         self.loss_history = loss_history
+        self.user_ids, self.item_ids = raw_ids
         return self
 
     @staticmethod

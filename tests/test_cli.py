@@ -1,0 +1,159 @@
+"""The mfkit command line: demo, fit, recommend, evaluate; errors are one line, exit code 2."""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import mfkit
+from mfkit.cli import main
+from mfkit.evaluation import leave_k_out_split
+
+MOVIELENS = Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-latest-small"
+TOP_LINE = re.compile(r"^user (\S+): (.*)$")
+
+
+def run_cli(args, cwd):
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    return subprocess.run([sys.executable, "-m", "mfkit", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def write_csv(path, rows, header="user,item,value"):
+    path.write_text(header + "\n" + "\n".join(",".join(map(str, r)) for r in rows) + "\n")
+    return path
+
+
+@pytest.fixture
+def ratings_csv(tmp_path):
+    """A small CSV with string user ids and integer item ids."""
+    matrix = mfkit.datasets.synthetic(120, 60, 0.15, seed=4)
+    coo = matrix.tocoo()
+    rows = [(f"u{u}", 1000 + i, v) for u, i, v in zip(coo.row, coo.col, coo.data)]
+    return write_csv(tmp_path / "ratings.csv", rows)
+
+
+def test_demo_on_synthetic_data(tmp_path):
+    result = run_cli(["demo", "--quiet", "--users", "300", "--items", "200"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.strip() == ""  # --quiet: no progress bar
+    out = result.stdout
+    assert "300 users x 200 items" in out
+    for label in ("precision@10", "recall@10", "MAP@10", "nDCG@10", "hit rate@10", "MRR@10",
+                  "AUC"):
+        value = re.search(rf"{re.escape(label)}\s+([\d.]+)", out)
+        assert value and 0 <= float(value.group(1)) <= 1, label
+
+    data = mfkit.datasets.synthetic(n_users=300, n_items=200, density=0.02, seed=0)
+    train, _ = leave_k_out_split(data, K=5, random_state=0)
+    tops = [TOP_LINE.match(line) for line in out.splitlines() if TOP_LINE.match(line)]
+    assert len(tops) == 3
+    for match in tops:
+        user = int(match.group(1))
+        entries = re.findall(r"(\d+) \((-?[\d.]+)\)", match.group(2))
+        items = [int(i) for i, _ in entries]
+        scores = [float(s) for _, s in entries]
+        assert len(items) == 10 == len(set(items))
+        assert not set(items) & set(train[user].indices)
+        assert scores == sorted(scores, reverse=True)
+    assert out.count("because of past items") == 3
+    assert re.search(r"done in [\d.]+s", out)
+
+
+def test_fit_then_recommend_with_raw_ids(tmp_path, ratings_csv):
+    model_file = tmp_path / "model.npz"
+    result = run_cli(["fit", str(ratings_csv), "-o", str(model_file), "--factors", "8",
+                      "--iterations", "3", "--quiet"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    model = mfkit.load(model_file)
+    assert model.factors == 8 and list(model.user_ids[:2]) == ["u0", "u1"]
+
+    result = run_cli(["recommend", str(model_file), "--user", "u3", "-n", "5", "--data",
+                      str(ratings_csv)], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = [line.split("\t") for line in result.stdout.strip().splitlines()]
+    assert [int(rank) for rank, _, _ in lines] == [1, 2, 3, 4, 5]
+    items = [int(item) for _, item, _ in lines]
+    scores = [float(score) for _, _, score in lines]
+    assert scores == sorted(scores, reverse=True)
+    data = mfkit.datasets.from_csv(ratings_csv, value_col="value")
+    seen = set(data.item_ids[data.matrix[data.user_index("u3")].indices])
+    assert all(1000 <= i < 1060 for i in items) and not seen & set(items)
+
+    result = run_cli(["recommend", str(model_file), "--user", "nobody"], cwd=tmp_path)
+    assert result.returncode == 2 and "nobody" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_evaluate(tmp_path, ratings_csv):
+    result = run_cli(["evaluate", str(ratings_csv), "--k", "5", "--holdout", "2", "--factors",
+                      "4", "--quiet"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"nDCG@5\s+[\d.]+", result.stdout)
+
+
+@pytest.mark.skipif(not (MOVIELENS / "ratings.csv").exists(), reason="MovieLens not present")
+def test_demo_on_movielens(tmp_path):
+    result = run_cli(["demo", "--data", str(MOVIELENS / "ratings.csv"), "--min-value", "4",
+                      "--quiet"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "610 users" in result.stdout
+    ndcg = float(re.search(r"nDCG@10\s+([\d.]+)", result.stdout).group(1))
+    assert ndcg > 0.1  # far above a random ranking (~0.001)
+
+
+@pytest.mark.parametrize("args, mentions", [
+    (["demo", "--factors", "0"], "factors"),
+    (["demo", "--users", "0"], "users"),
+    (["demo", "--iterations", "-1"], "iterations"),
+    (["fit", "missing.csv", "-o", "m.npz"], "missing.csv"),
+    (["evaluate", "bad.csv"], "line"),
+    (["evaluate", "bad.csv", "--user-col", "who"], "who"),
+    (["recommend", "missing.npz", "--user", "1"], "missing.npz"),
+    (["recommend", "bad.csv", "--user", "1"], "npz"),
+])
+def test_bad_input_is_one_line_error(tmp_path, args, mentions):
+    write_csv(tmp_path / "bad.csv", [("a", "x", "1"), ("b", "y")])
+    result = run_cli([*args, "--quiet"] if args[0] != "recommend" else args, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "error" in lines[0] and mentions in lines[0], result.stderr
+
+
+def test_no_command_and_unparsable_flags_exit_2(tmp_path):
+    result = run_cli([], cwd=tmp_path)
+    assert result.returncode == 2 and "demo" in result.stderr
+    result = run_cli(["demo", "--users", "many"], cwd=tmp_path)
+    assert result.returncode == 2 and "--users" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_version_and_help(tmp_path):
+    assert mfkit.__version__ in run_cli(["--version"], cwd=tmp_path).stdout
+    for command in ("demo", "fit", "recommend", "evaluate"):
+        result = run_cli([command, "--help"], cwd=tmp_path)
+        assert result.returncode == 0 and "usage" in result.stdout
+
+
+def test_main_in_process(capsys):
+    assert main(["demo", "--quiet", "--users", "60", "--items", "40", "--iterations", "2",
+                 "--factors", "4", "--holdout", "2"]) == 0
+    assert capsys.readouterr().out.count("because of past items") >= 1
+    assert main([]) == 2
+    assert main(["demo", "--factors", "0"]) == 2
+    assert "factors" in capsys.readouterr().err
+
+
+def test_console_script(tmp_path):
+    script = Path(sys.executable).parent / ("mfkit.exe" if os.name == "nt" else "mfkit")
+    if not script.exists():
+        pytest.skip("no mfkit console script next to this interpreter")
+    result = subprocess.run([str(script), "demo", "--factors", "0"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
