@@ -86,6 +86,18 @@ class Recommender:
     def _fold_in_items(self, item_users) -> np.ndarray:
         raise NotImplementedError(f"{type(self).__name__} cannot recalculate items")
 
+    def _ranking_users(self, user_factors: np.ndarray) -> np.ndarray:
+        """Query vectors that rank items by ``query · target`` (recommend, evaluation).
+
+        Hook for models whose score has more than a dot product: e.g. with item biases, append
+        a column of ones here and the biases in :meth:`_ranking_items`.
+        """
+        return user_factors
+
+    def _ranking_items(self) -> np.ndarray:
+        """Target vectors matching :meth:`_ranking_users`."""
+        return self.item_factors
+
     def _cached(self, name: str, source: np.ndarray, compute):
         """``compute(source)``, recomputed whenever ``source`` is a different array object.
 
@@ -226,7 +238,7 @@ class Recommender:
                 "user_items is required to filter already liked items or to recalculate users: "
                 "pass user_items[userid], or filter_already_liked_items=False")
         queries = self._fold_in_users(rows) if recalculate_user else self.user_factors[users]
-        ids, scores = self._rank(queries, self.item_factors, N,
+        ids, scores = self._rank(self._ranking_users(queries), self._ranking_items(), N,
                                  exclude_rows=rows if filter_liked else None,
                                  exclude=filter_items, subset=items)
         return self._answer(ids, scores, scalar)

@@ -44,7 +44,8 @@ def _model_factors(model):
         raise TypeError(f"model must be an mfkit model (e.g. mfkit.ALS), got "
                         f"{type(model).__name__}")
     model._check_fitted()
-    user_factors, item_factors = np.asarray(model.user_factors), np.asarray(model.item_factors)
+    user_factors = np.asarray(model._ranking_users(model.user_factors))
+    item_factors = np.asarray(model._ranking_items())
     if user_factors.ndim != 2 or item_factors.ndim != 2 or \
             user_factors.shape[1] != item_factors.shape[1]:
         raise ValueError(f"model factors must be 2-D with the same number of columns, got "
