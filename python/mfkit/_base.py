@@ -294,41 +294,32 @@ class Recommender:
         size and a new id that are not in ``userids`` get zero factors. Other rows are untouched.
         Returns ``self``.
         """
-        self._check_fitted()
-        users, _ = check_ids(userids, "userids")
-        if len(np.unique(users)) != len(users):
-            raise ValueError("userids contains duplicate ids")
-        rows = self._interaction_rows(user_items, len(users), len(self.item_factors),
-                                      "user_items", "userid")
-        grown = self._with_rows(self.user_factors, users, self._fold_in_users(rows))
-        if len(grown) != len(self.user_factors):
-            self.user_ids = None  # raw ids of the new rows are unknown
-        self.user_factors = grown
-        return self
+        return self._partial_fit("user", userids, user_items)
 
     def partial_fit_items(self, itemids, item_users):
         """Re-solve only the given items' factors from ``item_users`` (one row per id, users as
         columns); grows ``item_factors`` for new ids like :meth:`partial_fit_users`."""
-        self._check_fitted()
-        items, _ = check_ids(itemids, "itemids")
-        if len(np.unique(items)) != len(items):
-            raise ValueError("itemids contains duplicate ids")
-        rows = self._interaction_rows(item_users, len(items), len(self.user_factors),
-                                      "item_users", "itemid")
-        grown = self._with_rows(self.item_factors, items, self._fold_in_items(rows))
-        if len(grown) != len(self.item_factors):
-            self.item_ids = None  # raw ids of the new rows are unknown
-        self.item_factors = grown
-        return self
+        return self._partial_fit("item", itemids, item_users)
 
-    @staticmethod
-    def _with_rows(factors, ids, values):
-        """A new factor array (so caches see the change) with ``values`` at rows ``ids``."""
-        size = max(len(factors), int(ids.max(initial=-1)) + 1)
-        updated = np.zeros((size, factors.shape[1]), dtype=factors.dtype)
-        updated[: len(factors)] = factors
-        updated[ids] = values
-        return updated
+    def _partial_fit(self, kind: str, ids, rows):
+        self._check_fitted()
+        other = "item" if kind == "user" else "user"
+        ids, _ = check_ids(ids, f"{kind}ids")
+        if len(np.unique(ids)) != len(ids):
+            raise ValueError(f"{kind}ids contains duplicate ids")
+        factors = getattr(self, f"{kind}_factors")
+        rows = self._interaction_rows(rows, len(ids), len(getattr(self, f"{other}_factors")),
+                                      f"{kind}_{other}s", f"{kind}id")
+        solved = self._fold_in_users(rows) if kind == "user" else self._fold_in_items(rows)
+        # A new array, so that caches keyed on the factor array see the change.
+        grown = np.zeros((max(len(factors), int(ids.max(initial=-1)) + 1), factors.shape[1]),
+                         dtype=factors.dtype)
+        grown[: len(factors)] = factors
+        grown[ids] = solved
+        if len(grown) != len(factors):
+            setattr(self, f"{kind}_ids", None)  # raw ids of the new rows are unknown
+        setattr(self, f"{kind}_factors", grown)
+        return self
 
     # ------------------------------------------------------------------ persistence
     def save(self, path):
