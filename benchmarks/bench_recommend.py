@@ -5,8 +5,8 @@ mfkit's ALS is fitted briefly on the seeded synthetic power-law matrix from
 same ``user_factors`` / ``item_factors`` arrays, so both rank the same scores. An agreement check
 (same ids, same filtering) is printed before any timing.
 
-    python benchmarks/bench_recommend.py                # full size: 50k users x 20k items, 64 factors
-    python benchmarks/bench_recommend.py --users 5000 --latency-users 100   # quick
+    python benchmarks/bench_recommend.py             # full size: 50k users x 20k items, 64 factors
+    python benchmarks/bench_recommend.py --users 5000 --latency-users 100 --repeats 1   # quick
 
 Measured, with both libraries at ``--threads`` threads (mfkit ``num_threads``, implicit's model
 ``num_threads``) and under each OpenBLAS setting of ``--blas`` (``default``: the process's own
@@ -23,11 +23,15 @@ unless BLAS has one thread (its normal use is ``1``).
    second, best of ``--repeats`` runs, run alternately mfkit / implicit.
 
 Ratios are mfkit / implicit: for latency lower is better for mfkit, for throughput higher is.
+The header prints ``OMP_WAIT_POLICY``: with several OpenBLAS threads, mfkit's batch throughput
+depends on it, because libgomp's spin-waiting threads (after the C++ top-k) and OpenBLAS's (after
+each matrix product) take turns on the same cores.
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import time
 import warnings
 
@@ -167,7 +171,8 @@ def main():
     print(f"data: {data.shape[0]} x {data.shape[1]}, {data.nnz} nonzeros "
           f"({time.perf_counter() - start:.1f}s to generate); threads={args.threads}, "
           f"mfkit {mfkit.__version__} (OpenMP={mfkit._core.has_openmp}), "
-          f"implicit {implicit.__version__}, OpenBLAS threads by default: {blas_threads()}")
+          f"implicit {implicit.__version__}, OpenBLAS threads by default: {blas_threads()}, "
+          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}")
     ours, theirs = build_models(data, args)
     users = np.random.default_rng(args.seed).choice(data.shape[0], args.latency_users,
                                                     replace=False)
@@ -182,8 +187,9 @@ def main():
             results[label, "all"] = throughput(ours, theirs, data, args.repeats)
 
     labels = list(dict.fromkeys(key[0] for key in results))
-    print(f"\nSingle-user latency, µs per call ({args.latency_users} users x {args.rounds} rounds, "
-          f"threads={args.threads}; ratio = mfkit / implicit of the medians, lower is better)\n")
+    print(f"\nSingle-user latency, µs per call ({args.latency_users} users x {args.rounds} "
+          f"rounds, threads={args.threads}; ratio = mfkit / implicit of the medians, lower is "
+          f"better)\n")
     print("| OpenBLAS threads | N | mfkit median | mfkit p90 | implicit median | implicit p90 "
           "| ratio |")
     print("|---|---:|---:|---:|---:|---:|---:|")
@@ -205,8 +211,8 @@ def main():
     if "default" in args.blas and "1" in args.blas:
         ours_label = next(lb for lb in labels if lb.startswith("default"))
         theirs_label = next(lb for lb in labels if lb.startswith("1 "))
-        print("\nEach library under its own usual BLAS setting (mfkit: untouched, "
-              "implicit: 1 thread, as it asks)\n")
+        print("\nEach library under its own usual BLAS setting (mfkit: untouched, implicit: 1 "
+              "thread, as it asks; from the tables above, so not interleaved)\n")
         print("| measure | mfkit | implicit | ratio |")
         print("|---|---:|---:|---:|")
         for n in args.N:
