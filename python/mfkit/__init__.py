@@ -9,6 +9,8 @@ from .exceptions import NotFittedError, NumericalError
 from .models import ALS
 
 __all__ = ["ALS", "NotFittedError", "NumericalError", "__version__", "datasets", "evaluation", "load"]
+from .models import ExplicitMF  # noqa: E402
+__all__ += ["ExplicitMF"]
 
 
 def load(path):

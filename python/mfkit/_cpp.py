@@ -66,3 +66,44 @@ def ranking_metrics_block(scores: np.ndarray, train: CsrArrays, test: CsrArrays,
     return _kernel("ranking_metrics", scores.dtype)(
         scores, train.indptr, train.indices, test.indptr, test.indices, K, num_threads,
     )
+
+
+# ------------------------------------------------------------------------------- explicit MF
+def explicit_shuffle(blocks, seed: int, *, num_threads: int) -> None:
+    """Shuffle every block of a :class:`~mfkit._validation.RatingBlocks` in place (Fisher–Yates,
+    one SplitMix64 stream per block seeded from ``seed``); see :mod:`mfkit.reference.explicit`."""
+    _kernel("explicit_shuffle", blocks.ratings.dtype)(
+        blocks.users, blocks.items, blocks.ratings, blocks.block_ptr, blocks.user_block,
+        blocks.item_block, int(seed), num_threads,
+    )
+
+
+def explicit_sgd_epoch(blocks, strata: np.ndarray, user_factors: np.ndarray,
+                       item_factors: np.ndarray, user_bias: np.ndarray, item_bias: np.ndarray, *,
+                       global_mean, learning_rate, regularization, biased, num_threads) -> None:
+    """One stratified SGD epoch (Koren, Bell & Volinsky 2009); factors and biases in place."""
+    _kernel("explicit_sgd_epoch", user_factors.dtype)(
+        blocks.users, blocks.items, blocks.ratings, blocks.block_ptr, blocks.user_block,
+        blocks.item_block, strata, user_factors, item_factors, user_bias, item_bias,
+        global_mean, learning_rate, regularization, biased, num_threads,
+    )
+
+
+def explicit_loss(matrix: CsrArrays, user_factors: np.ndarray, item_factors: np.ndarray,
+                  user_bias: np.ndarray, item_bias: np.ndarray, *, global_mean, regularization,
+                  biased, num_threads) -> float:
+    """Regularized squared error over the observed ratings (see :mod:`mfkit.reference.explicit`)."""
+    return _kernel("explicit_loss", user_factors.dtype)(
+        matrix.indptr, matrix.indices, matrix.data, user_factors, item_factors, user_bias,
+        item_bias, global_mean, regularization, biased, num_threads,
+    )
+
+
+def explicit_als_solve_rows(matrix: CsrArrays, fixed: np.ndarray, fixed_bias: np.ndarray,
+                            solved: np.ndarray, solved_bias: np.ndarray, *, global_mean,
+                            regularization, biased, num_threads) -> None:
+    """ALS-WR row solves (Zhou et al. 2008), in place; see :mod:`mfkit.reference.explicit`."""
+    _kernel("explicit_als_solve_rows", solved.dtype)(
+        matrix.indptr, matrix.indices, matrix.data, fixed, fixed_bias, solved, solved_bias,
+        global_mean, regularization, biased, num_threads,
+    )

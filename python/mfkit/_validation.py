@@ -199,3 +199,120 @@ def check_str(value, name: str, allow_none: bool = False):
     if not value:
         raise ValueError(f"{name} must not be empty")
     return value
+
+
+# ---------------------------------------------------------------------- explicit ratings
+class RatingBlocks(NamedTuple):
+    """Observed ratings as (user, item, rating) triplets grouped in a ``grid × grid`` array of
+    blocks, the layout of the stratified SGD kernels (``mfkit/explicit_mf.hpp``).
+
+    Block ``ub * grid + ib`` holds entries ``block_ptr[b] : block_ptr[b + 1]``, all with
+    ``user_block[user] == ub`` and ``item_block[item] == ib``.
+    """
+
+    users: np.ndarray  # int32 (nnz,)
+    items: np.ndarray  # int32 (nnz,)
+    ratings: np.ndarray  # model dtype (nnz,)
+    block_ptr: np.ndarray  # int64 (grid * grid + 1,)
+    user_block: np.ndarray  # int32 (n_users,)
+    item_block: np.ndarray  # int32 (n_items,)
+    grid: int
+
+
+def _ratings_structure(matrix, name: str) -> None:
+    """Shape, index and value checks shared by the rating matrices (raises, never fixes)."""
+    if matrix.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (users x items)")
+    rows, cols = matrix.shape
+    if rows == 0 or cols == 0:
+        raise ValueError(f"{name} must have at least one row and one column, got shape "
+                         f"{matrix.shape}")
+    if cols >= 2**31 or rows >= 2**31:
+        raise ValueError(f"{name} has too many rows or columns ({matrix.shape}); at most "
+                         "2**31 - 1 are supported")
+    if np.iscomplexobj(matrix.data) or not (
+        np.issubdtype(matrix.dtype, np.number) or matrix.dtype == bool
+    ):
+        raise TypeError(f"{name} must hold real numbers, got dtype {matrix.dtype}")
+    indptr, indices = matrix.indptr, matrix.indices
+    if indptr.shape != (rows + 1,) or indptr[0] != 0 or np.any(np.diff(indptr) < 0):
+        raise ValueError(f"{name} has a malformed indptr (must start at 0 and never decrease)")
+    nnz = int(indptr[-1])
+    if len(indices) < nnz or len(matrix.data) < nnz:
+        raise ValueError(f"{name}: indptr[-1] exceeds the number of stored entries")
+    if nnz and (indices[:nnz].min() < 0 or indices[:nnz].max() >= cols):
+        raise ValueError(f"{name} has column indices outside [0, {cols})")
+    if not np.all(np.isfinite(matrix.data[:nnz])):
+        raise ValueError(f"{name} contains NaN or infinite values")
+
+
+def check_ratings(ratings, dtype: np.dtype, name: str = "ratings") -> sp.csr_matrix:
+    """Explicit ratings as canonical CSR (sorted indices) in ``dtype``; never modifies the input.
+
+    Unlike :func:`check_user_items` (implicit data), every *stored* entry is an observed rating
+    and is kept, including stored zeros (a rating of 0); cells that are not stored are unknown.
+
+    - CSR (``csr_matrix`` / ``csr_array``) is used as is (sorted on a copy if needed); other
+      sparse formats are converted once, with a warning. Two stored entries for the same cell
+      are ambiguous for ratings and raise ``ValueError`` (they are never summed).
+    - A dense 2-D array is the tutorial form: **0 means missing**, every non-zero is a rating.
+    - Values must be finite real numbers.
+    """
+    if sp.issparse(ratings):
+        matrix = ratings
+        if matrix.format != "csr":
+            if matrix.format == "coo":
+                _check_coo_duplicates(matrix, name)
+            warnings.warn(
+                f"{name} is in {matrix.format.upper()} format; converting to CSR (one copy). "
+                "Pass a scipy.sparse CSR matrix to avoid this.",
+                UserWarning,
+                stacklevel=3,
+            )
+            matrix = matrix.tocsr()
+    elif isinstance(ratings, (np.ndarray, list, tuple)):
+        dense = np.asarray(ratings)
+        if dense.ndim != 2:
+            raise ValueError(f"{name} must be 2-D (users x items), got {dense.ndim}-D")
+        if not (np.issubdtype(dense.dtype, np.number) or dense.dtype == bool) or \
+                np.iscomplexobj(dense):
+            raise TypeError(f"{name} must hold real numbers, got dtype {dense.dtype}")
+        if not np.all(np.isfinite(dense)):
+            raise ValueError(f"{name} contains NaN or infinite values (in a dense array, 0 "
+                             "marks a missing rating)")
+        matrix = sp.csr_matrix(dense.astype(dtype))  # stores the non-zeros only
+    else:
+        raise TypeError(
+            f"{name} must be a scipy.sparse matrix or a 2-D array, got {type(ratings).__name__}"
+        )
+    _ratings_structure(matrix, name)
+    nnz = int(matrix.indptr[-1])
+    indptr = np.asarray(matrix.indptr)
+    indices = np.asarray(matrix.indices[:nnz])
+    data = np.asarray(matrix.data[:nnz])
+    starts = np.repeat(indptr[:-1], np.diff(indptr))
+    if nnz > 1:
+        same_row = np.flatnonzero(starts[1:] == starts[:-1])
+        unsorted = same_row[indices[same_row + 1] <= indices[same_row]]
+        if len(unsorted):
+            # Sort each row by column (stable), on copies, then look for repeated columns.
+            rows = np.repeat(np.arange(matrix.shape[0]), np.diff(indptr))
+            order = np.lexsort((indices, rows))
+            indices, data = indices[order], data[order]
+            repeated = (rows[1:] == rows[:-1]) & (indices[1:] == indices[:-1])
+            if repeated.any():
+                first = int(np.argmax(repeated))
+                raise ValueError(
+                    f"{name} stores {int(repeated.sum())} duplicate entries (e.g. row "
+                    f"{int(rows[first])}, column {int(indices[first])}); a rating matrix must "
+                    "hold at most one rating per cell")
+    return sp.csr_matrix((data.astype(dtype, copy=True), indices.astype(np.int32, copy=True),
+                          indptr.astype(np.int64, copy=True)), shape=matrix.shape)
+
+
+def _check_coo_duplicates(matrix, name: str) -> None:
+    """COO is the one format whose conversion to CSR silently sums duplicates: look first."""
+    key = matrix.row.astype(np.int64) * matrix.shape[1] + matrix.col.astype(np.int64)
+    if len(np.unique(key)) != len(key):
+        raise ValueError(f"{name} stores {len(key) - len(np.unique(key))} duplicate entries; a "
+                         "rating matrix must hold at most one rating per cell")

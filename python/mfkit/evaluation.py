@@ -31,7 +31,8 @@ from ._validation import check_int, check_user_items, csr_arrays
 METRICS = ("precision", "recall", "map", "ndcg", "hit_rate", "mrr", "auc")
 
 __all__ = [
-    "METRICS", "auc", "hit_rate_at_k", "leave_k_out_split", "mae", "map_at_k", "mrr_at_k",
+    "METRICS", "auc", "cross_validate", "hit_rate_at_k", "leave_k_out_split", "mae", "map_at_k",
+    "mrr_at_k",
     "ndcg_at_k", "precision_at_k", "ranking_metrics", "recall_at_k", "rmse", "time_split",
     "train_test_split",
 ]
@@ -227,3 +228,98 @@ def mae(y_true, y_pred) -> float:
 
 # The splits live in their own module; they are part of the evaluation API.
 from .splits import leave_k_out_split, time_split, train_test_split  # noqa: E402
+
+
+# ---------------------------------------------------------------------- rating cross-validation
+def cross_validate(model, ratings, folds=5, random_state=None) -> dict:
+    """K-fold cross-validation of a rating-prediction model (e.g. ``mfkit.ExplicitMF``).
+
+    The observed ratings (stored entries of a sparse matrix, stored zeros included; the
+    non-zeros of a dense array; or an ``mfkit.datasets.Interactions``) are split at random into
+    ``folds`` parts of sizes differing by at most one. For each part, a fresh copy of ``model``
+    (same parameters: ``type(model)(**model.get_params())``) is fitted on the other parts
+    (users × items of the full shape) and predicts the held-out ratings with
+    ``model.predict(users, items, return_known=True)`` (so with its defaults, e.g. clipping
+    to the training rating range; unknown users or items get the model's fallback and are
+    counted in ``unknown``).
+
+    Parameters
+    ----------
+    model : mfkit model with ``predict``
+        Not modified; its ``random_state`` (if an int) seeds every fold's fit alike.
+    ratings : sparse matrix, 2-D array or mfkit.datasets.Interactions
+        Users × items ratings (validated as in ``ExplicitMF.fit``).
+    folds : int or array of int, default 5
+        Number of folds (>= 2), or the fold of every stored rating (1-D, one entry per rating
+        in CSR order, values ``0 .. K-1``, every fold non-empty), e.g. the ``fold`` array of a
+        previous call, to reuse the same split.
+    random_state : None, int or numpy.random.Generator
+        Seeds the split (ignored when ``folds`` is an array).
+
+    Returns
+    -------
+    dict
+        ``rmse``, ``mae`` (float64 arrays, one entry per fold, from :func:`rmse` / :func:`mae`),
+        ``fit_time``, ``test_time`` (seconds per fold), ``unknown`` (int array: held-out
+        pairs with a user or item the fold's model did not know) and ``fold`` (int array:
+        the fold of every stored rating, CSR order).
+    """
+    import time
+
+    import scipy.sparse as sp
+
+    from ._base import unwrap_interactions
+    from ._validation import check_random_state, check_ratings
+
+    if not callable(getattr(model, "predict", None)) or not callable(getattr(model, "fit", None)) \
+            or not callable(getattr(model, "get_params", None)):
+        raise TypeError(f"model must be an mfkit rating model with fit and predict (e.g. "
+                        f"mfkit.ExplicitMF), got {type(model).__name__}")
+    matrix, _ = unwrap_interactions(ratings)
+    matrix = check_ratings(matrix, np.dtype(np.float64))
+    nnz = int(matrix.nnz)
+    if isinstance(folds, (int, np.integer)) and not isinstance(folds, (bool, np.bool_)):
+        count = check_int(folds, "folds", 2)
+        if nnz < count:
+            raise ValueError(f"ratings has {nnz} ratings, fewer than folds={count}")
+        rng = check_random_state(random_state)
+        fold = np.empty(nnz, dtype=np.int64)
+        fold[rng.permutation(nnz)] = np.arange(nnz) * count // nnz
+    else:
+        fold = np.asarray(folds)
+        if fold.dtype == bool or not np.issubdtype(fold.dtype, np.integer):
+            raise TypeError(f"folds must be an int or an array of int fold ids, got "
+                            f"{type(folds).__name__} of dtype {fold.dtype}")
+        if fold.shape != (nnz,):
+            raise ValueError(f"folds must hold one fold id per stored rating ({nnz}), got shape "
+                             f"{fold.shape}")
+        fold = fold.astype(np.int64)
+        count = int(fold.max()) + 1 if nnz else 0
+        if nnz == 0 or fold.min() < 0 or count < 2 or \
+                np.any(np.bincount(fold, minlength=count) == 0):
+            raise ValueError("folds must number the folds 0 .. K-1 (K >= 2), each non-empty")
+
+    rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
+    columns, values = matrix.indices, matrix.data
+    params = model.get_params()
+    result = {name: np.zeros(count) for name in ("rmse", "mae", "fit_time", "test_time")}
+    result["unknown"] = np.zeros(count, dtype=np.int64)
+    for f in range(count):
+        held_out = fold == f
+        kept = ~held_out
+        indptr = np.zeros(matrix.shape[0] + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows[kept], minlength=matrix.shape[0]), out=indptr[1:])
+        train = sp.csr_matrix((values[kept], columns[kept], indptr), shape=matrix.shape)
+        fold_model = type(model)(**params)
+        start = time.perf_counter()
+        fold_model.fit(train, show_progress=False)
+        result["fit_time"][f] = time.perf_counter() - start
+        start = time.perf_counter()
+        predicted, known = fold_model.predict(rows[held_out], columns[held_out],
+                                              return_known=True)
+        result["test_time"][f] = time.perf_counter() - start
+        result["rmse"][f] = rmse(values[held_out], predicted)
+        result["mae"][f] = mae(values[held_out], predicted)
+        result["unknown"][f] = int(np.count_nonzero(~np.asarray(known)))
+    result["fold"] = fold
+    return result

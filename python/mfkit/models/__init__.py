@@ -2,3 +2,5 @@
 from .als import ALS
 
 __all__ = ["ALS"]
+from .explicit import ExplicitMF  # noqa: E402
+__all__ += ["ExplicitMF"]

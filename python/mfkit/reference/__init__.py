@@ -9,3 +9,6 @@ from .topk import top_k
 
 __all__ = ["als_half_sweep", "als_loss", "als_solve_rows", "gram", "ranking_metrics_block",
            "top_k"]
+from .explicit import (explicit_als_solve_rows, explicit_loss, explicit_sgd_epoch,  # noqa: E402
+                       explicit_shuffle)
+__all__ += ["explicit_als_solve_rows", "explicit_loss", "explicit_sgd_epoch", "explicit_shuffle"]
