@@ -5,6 +5,7 @@
 #include <pybind11/pybind11.h>
 
 #include "bind_als.hpp"
+#include "bind_bpr.hpp"
 #include "bind_explicit.hpp"
 #include "bind_metrics.hpp"
 #include "bind_topk.hpp"
@@ -16,6 +17,7 @@ namespace py = pybind11;
 template <class T>
 void bind_dtype(py::module_& m, const std::string& suffix) {
   mfkit_bindings::bind_als<T>(m, suffix);
+  mfkit_bindings::bind_bpr<T>(m, suffix);
   mfkit_bindings::bind_explicit<T>(m, suffix);
   mfkit_bindings::bind_topk<T>(m, suffix);
   mfkit_bindings::bind_metrics<T>(m, suffix);

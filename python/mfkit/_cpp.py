@@ -107,3 +107,65 @@ def explicit_als_solve_rows(matrix: CsrArrays, fixed: np.ndarray, fixed_bias: np
         matrix.indptr, matrix.indices, matrix.data, fixed, fixed_bias, solved, solved_bias,
         global_mean, regularization, biased, num_threads,
     )
+
+
+# ------------------------------------------------------------------------------------------ BPR
+def bpr_index(positives: CsrArrays):
+    """What the BPR sampler reads besides the CSR arrays: the row of every stored entry and the
+    membership filter of the (user, item) pairs (speed only: results do not depend on it)."""
+    from .reference.bpr import BprIndex
+
+    entry_rows = np.repeat(np.arange(positives.shape[0], dtype=np.int32),
+                           np.diff(positives.indptr))
+    filter_words = _kernel("bpr_membership_filter", np.dtype(np.float64))(
+        positives.indptr, positives.indices, positives.shape[1])
+    return BprIndex(entry_rows=entry_rows, pair_filter=filter_words)
+
+
+def bpr_epoch(positives: CsrArrays, index, user_factors: np.ndarray, item_factors: np.ndarray,
+              item_bias: np.ndarray, *, learning_rate, regularization, negative_sampling,
+              verify_negative_samples, seed, num_threads) -> dict:
+    """One BPR epoch in place: ``nnz`` sampled triples, an SGD step each (see
+    :mod:`mfkit.reference.bpr`); ``index`` from :func:`bpr_index`. Returns the epoch's counters
+    (samples, updates, ranked, draws, rejected, skipped, finite)."""
+    return _kernel("bpr_epoch", user_factors.dtype)(
+        positives.indptr, positives.indices, index.entry_rows, _bpr_filter(index), user_factors,
+        item_factors, item_bias, learning_rate, regularization, negative_sampling,
+        verify_negative_samples, seed, num_threads,
+    )
+
+
+def _bpr_filter(index) -> np.ndarray:
+    return np.zeros(0, dtype=np.uint64) if index.pair_filter is None else index.pair_filter
+
+
+def bpr_sample(positives: CsrArrays, index, *, negative_sampling, verify_negative_samples, seed,
+               num_threads):
+    """The triples :func:`bpr_epoch` draws with these arguments: ``(users, positives,
+    negatives, stats)``, int32 arrays (negative -1 where a sample was skipped)."""
+    return _kernel("bpr_sample", np.dtype(np.float64))(
+        positives.indptr, positives.indices, index.entry_rows, _bpr_filter(index),
+        positives.shape[1], negative_sampling, verify_negative_samples, seed, num_threads,
+    )
+
+
+def bpr_update(user_factors: np.ndarray, item_factors: np.ndarray, item_bias: np.ndarray,
+               users: np.ndarray, positives: np.ndarray, negatives: np.ndarray, *,
+               learning_rate, regularization, num_threads) -> dict:
+    """BPR SGD steps over given triples, in place (chunked like :func:`bpr_epoch`)."""
+    return _kernel("bpr_update", user_factors.dtype)(
+        user_factors, item_factors, item_bias, users, positives, negatives, learning_rate,
+        regularization, num_threads,
+    )
+
+
+def bpr_fold_in(rows: CsrArrays, item_factors: np.ndarray, item_bias: np.ndarray,
+                cumulative_counts: np.ndarray, solved: np.ndarray, *, epochs, learning_rate,
+                regularization, negative_sampling, verify_negative_samples, seed,
+                num_threads) -> dict:
+    """User factors (rows of ``solved``, in place) from their positives with the items fixed."""
+    return _kernel("bpr_fold_in", solved.dtype)(
+        rows.indptr, rows.indices, item_factors, item_bias, cumulative_counts, solved, epochs,
+        learning_rate, regularization, negative_sampling, verify_negative_samples, seed,
+        num_threads,
+    )

@@ -4,3 +4,6 @@ from .als import ALS
 __all__ = ["ALS"]
 from .explicit import ExplicitMF  # noqa: E402
 __all__ += ["ExplicitMF"]
+from .bpr import BPR  # noqa: E402
+
+__all__ += ["BPR"]

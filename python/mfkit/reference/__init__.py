@@ -12,3 +12,6 @@ __all__ = ["als_half_sweep", "als_loss", "als_solve_rows", "gram", "ranking_metr
 from .explicit import (explicit_als_solve_rows, explicit_loss, explicit_sgd_epoch,  # noqa: E402
                        explicit_shuffle)
 __all__ += ["explicit_als_solve_rows", "explicit_loss", "explicit_sgd_epoch", "explicit_shuffle"]
+from .bpr import bpr_epoch, bpr_fold_in, bpr_index, bpr_sample, bpr_update  # noqa: E402
+
+__all__ += ["bpr_epoch", "bpr_fold_in", "bpr_index", "bpr_sample", "bpr_update"]
