@@ -157,3 +157,16 @@ def test_console_script(tmp_path):
     result = subprocess.run([str(script), "demo", "--factors", "0"], cwd=tmp_path,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("model", ["bpr", "explicit"])
+def test_every_model_through_the_same_flags(model, capsys):
+    assert main(["demo", "--quiet", "--model", model, "--users", "80", "--items", "50",
+                 "--factors", "4", "--iterations", "3", "--holdout", "2", "--seed", "1"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"nDCG@10\s+[\d.]+", out) and out.count("user ") >= 3
+
+
+def test_flag_of_another_model_is_rejected(capsys):
+    assert main(["demo", "--model", "bpr", "--alpha", "3"]) == 2
+    assert "--alpha" in capsys.readouterr().err

@@ -17,20 +17,25 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
-# Flags shared by every model, then each model's own: (flag, parameter, type, help).
-_COMMON_FLAGS = [
-    ("--factors", "factors", int, "latent factors"),
-    ("--iterations", "iterations", int, "training iterations"),
-    ("--regularization", "regularization", float, "L2 regularization λ"),
-    ("--threads", "num_threads", int, "threads (0 = all cores)"),
-    ("--seed", "random_state", int, "random seed"),
-]
-_MODEL_FLAGS = {
-    "als": [
-        ("--alpha", "alpha", float, "ALS confidence slope: c = 1 + alpha·r"),
-        ("--solver", "solver", str, "ALS row solver: cg or cholesky"),
-        ("--cg-steps", "cg_steps", int, "ALS conjugate-gradient steps per row"),
-    ],
+# Every model parameter with a flag: parameter -> (flag, type, help).
+_FLAGS = {
+    "factors": ("--factors", int, "latent factors"),
+    "iterations": ("--iterations", int, "training iterations / epochs"),
+    "regularization": ("--regularization", float, "L2 regularization λ"),
+    "num_threads": ("--threads", int, "threads (0 = all cores)"),
+    "random_state": ("--seed", int, "random seed"),
+    "alpha": ("--alpha", float, "ALS confidence slope: c = 1 + alpha·r"),
+    "solver": ("--solver", str, "ALS: cg or cholesky; explicit: sgd or als"),
+    "cg_steps": ("--cg-steps", int, "ALS conjugate-gradient steps per row"),
+    "learning_rate": ("--learning-rate", float, "BPR / explicit SGD step size"),
+    "negative_sampling": ("--negative-sampling", str, "BPR negatives: uniform or popularity"),
+}
+# The models the command line offers: name -> (class name in mfkit.models, its flags).
+_COMMON = ["factors", "iterations", "regularization", "num_threads", "random_state"]
+_MODELS = {
+    "als": ("ALS", _COMMON + ["alpha", "solver", "cg_steps"]),
+    "bpr": ("BPR", _COMMON + ["learning_rate", "negative_sampling"]),
+    "explicit": ("ExplicitMF", _COMMON + ["learning_rate", "solver"]),
 }
 
 
@@ -38,31 +43,23 @@ class CommandError(Exception):
     """A problem to report on one line (exit status 2)."""
 
 
-def _model_class(name: str):
-    from . import models
-
-    classes = {"als": models.ALS}
-    return classes[name]
-
-
-def _add_model_flags(parser, defaults=None):
-    parser.add_argument("--model", default="als", choices=sorted(_MODEL_FLAGS),
+def _add_model_flags(parser):
+    parser.add_argument("--model", default="als", choices=sorted(_MODELS),
                         help="model to fit (default als)")
     group = parser.add_argument_group("model parameters (default: the model's own)")
-    for flag, dest, kind, text in _COMMON_FLAGS + [f for fs in _MODEL_FLAGS.values() for f in fs]:
-        default = (defaults or {}).get(dest)
-        group.add_argument(flag, dest=dest, type=kind, default=default, help=text)
+    for dest, (flag, kind, text) in _FLAGS.items():
+        group.add_argument(flag, dest=dest, type=kind, default=None, help=text)
 
 
 def _make_model(args):
-    cls = _model_class(args.model)
-    flags = _COMMON_FLAGS + _MODEL_FLAGS[args.model]
-    params = {dest: getattr(args, dest) for _, dest, _, _ in flags if getattr(args, dest) is not None}
-    for other, other_flags in _MODEL_FLAGS.items():
-        for flag, dest, _, _ in other_flags:
-            if other != args.model and getattr(args, dest) is not None and dest not in params:
-                raise CommandError(f"{flag} does not apply to --model {args.model}")
-    model = cls(**params)
+    from . import models
+
+    class_name, params = _MODELS[args.model]
+    given = {dest: getattr(args, dest) for dest in _FLAGS if getattr(args, dest) is not None}
+    for dest in given:
+        if dest not in params:
+            raise CommandError(f"{_FLAGS[dest][0]} does not apply to --model {args.model}")
+    model = getattr(models, class_name)(**given)
     model._validated_params()  # bad flags fail before any work
     return model
 
