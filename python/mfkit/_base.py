@@ -40,6 +40,17 @@ def unwrap_interactions(user_items):
     return user_items, (None, None)
 
 
+def _blas_limited_to_one_thread():
+    """BLAS at one thread for the duration (threadpoolctl when installed; else unchanged)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        import contextlib
+
+        return contextlib.nullcontext()
+    return threadpool_limits(1, "blas")
+
+
 def _normalized(factors: np.ndarray) -> np.ndarray:
     """Rows scaled to unit length; all-zero rows stay zero (cosine 0 with everything)."""
     norms = np.linalg.norm(factors, axis=1, keepdims=True)
@@ -148,27 +159,42 @@ class Recommender:
             position[subset] = np.arange(len(subset))
             targets = targets[subset]
         n_targets = len(targets)
-        excluded = np.zeros(0, dtype=np.int64) if exclude is None else np.unique(exclude)
-        columns = min(N, n_targets - len(excluded))
-        ids = np.full((len(queries), columns), -1, dtype=np.int32)
-        scores = np.full((len(queries), columns), -np.inf, dtype=targets.dtype)
-        block = max(1, _SCORES_PER_BLOCK // max(n_targets, 1))
-        for start in range(0, len(queries), block):
-            stop = min(start + block, len(queries))
+        excluded = None if exclude is None else np.unique(exclude)
+        columns = min(N, n_targets - (0 if excluded is None else len(excluded)))
+        ids = np.empty((len(queries), columns), dtype=np.int32)
+        scores = np.empty((len(queries), columns), dtype=targets.dtype)
+
+        def rank_block(start, stop, block_threads):
             block_scores = queries[start:stop] @ targets.T
-            block_scores[:, excluded] = -np.inf
-            if exclude_rows is not None:
-                rows = exclude_rows[start:stop]
-                user = np.repeat(np.arange(stop - start), np.diff(rows.indptr))
-                liked = rows.indices
+            if excluded is not None and len(excluded):
+                block_scores[:, excluded] = -np.inf
+            if exclude_rows is not None:  # straight from the CSR arrays: no scipy slicing
+                indptr = exclude_rows.indptr
+                liked = exclude_rows.indices[indptr[start]:indptr[stop]]
+                row = np.repeat(np.arange(stop - start), np.diff(indptr[start:stop + 1]))
                 if position is not None:
                     liked = position[liked]
-                    user, liked = user[liked >= 0], liked[liked >= 0]
-                block_scores[user, liked] = -np.inf
-            block_ids, block_best = backend.top_k(block_scores, columns, num_threads=threads)
+                    row, liked = row[liked >= 0], liked[liked >= 0]
+                block_scores[row, liked] = -np.inf
+            block_ids, block_best = backend.top_k(block_scores, columns, num_threads=block_threads)
             if subset is not None:
                 block_ids = np.where(block_ids >= 0, subset[np.maximum(block_ids, 0)], -1)
             ids[start:stop], scores[start:stop] = block_ids, block_best
+
+        block = max(1, _SCORES_PER_BLOCK // max(n_targets, 1))
+        if len(queries) <= block or threads == 1:
+            for start in range(0, len(queries), block):
+                rank_block(start, min(start + block, len(queries)), threads)
+        else:
+            # Large batches: each worker scores (matrix product, the GIL released) and selects its
+            # own blocks, with BLAS at one thread, instead of alternating a multi-threaded BLAS
+            # call with a multi-threaded top-k on the same cores.
+            from concurrent.futures import ThreadPoolExecutor
+
+            block = max(1, min(block, -(-len(queries) // (4 * threads))))
+            starts = range(0, len(queries), block)
+            with _blas_limited_to_one_thread(), ThreadPoolExecutor(threads) as pool:
+                list(pool.map(lambda s: rank_block(s, min(s + block, len(queries)), 1), starts))
         return ids, scores
 
     @staticmethod
