@@ -1,11 +1,16 @@
 """Resolve the ``num_threads`` argument once, in Python, before any parallel C++ call."""
 from __future__ import annotations
 
+import functools
 import os
 
 
+@functools.lru_cache(maxsize=None)
 def available_cores() -> int:
-    """Cores this process may use: CPU affinity, then a cgroup v2 CPU quota if one is set."""
+    """Cores this process may use: CPU affinity, then a cgroup v2 CPU quota if one is set.
+
+    Read once per process (it opens a file; serving calls resolve threads on every request).
+    """
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux

@@ -148,7 +148,7 @@ def check_user_items(user_items, dtype: np.dtype, name: str = "user_items") -> s
         raise TypeError(f"{name} must hold real numbers, got dtype {matrix.dtype}")
 
     indptr, indices = matrix.indptr, matrix.indices
-    if indptr.shape != (rows + 1,) or indptr[0] != 0 or np.any(np.diff(indptr) < 0):
+    if indptr.shape != (rows + 1,) or indptr[0] != 0 or (indptr[1:] < indptr[:-1]).any():
         raise ValueError(f"{name} has a malformed indptr (must start at 0 and never decrease)")
     nnz = int(indptr[-1])
     if len(indices) < nnz or len(matrix.data) < nnz:
