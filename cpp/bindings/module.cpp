@@ -8,6 +8,7 @@
 #include "bind_bpr.hpp"
 #include "bind_explicit.hpp"
 #include "bind_metrics.hpp"
+#include "bind_nmf.hpp"
 #include "bind_topk.hpp"
 #include "mfkit/errors.hpp"
 #include "mfkit/parallel.hpp"
@@ -21,6 +22,7 @@ void bind_dtype(py::module_& m, const std::string& suffix) {
   mfkit_bindings::bind_explicit<T>(m, suffix);
   mfkit_bindings::bind_topk<T>(m, suffix);
   mfkit_bindings::bind_metrics<T>(m, suffix);
+  mfkit_bindings::bind_nmf<T>(m, suffix);
 }
 
 PYBIND11_MODULE(_core, m) {

@@ -169,3 +169,81 @@ def bpr_fold_in(rows: CsrArrays, item_factors: np.ndarray, item_bias: np.ndarray
         learning_rate, regularization, negative_sampling, verify_negative_samples, seed,
         num_threads,
     )
+
+
+# ------------------------------------------------------------------------------------------ NMF
+def _optional_gram(array, dtype) -> np.ndarray:
+    """An optional input array; empty means "not given" to the kernels."""
+    return np.empty((0, 0), dtype=dtype) if array is None else array
+
+
+def nmf_cd_update(matrix: CsrArrays, fixed: np.ndarray, solved: np.ndarray, *, l1, l2, missing,
+                  num_threads, products=None, fixed_gram=None, solved_gram=None) -> float:
+    """One coordinate-descent (HALS) sweep over the rows of ``solved`` (in place) with ``fixed``
+    constant; returns Σ|projected gradient| (see :mod:`mfkit.reference.nmf`).
+
+    Shortcuts, used only with ``missing="zero"``: ``products`` is ``matrix @ fixed`` and
+    ``fixed_gram`` is ``fixedᵀfixed`` when the caller has them; ``solved_gram`` (a writeable
+    k × k array of the model dtype) receives ``solvedᵀsolved`` of the updated rows.
+    """
+    return _kernel("nmf_cd_update", solved.dtype)(
+        matrix.indptr, matrix.indices, matrix.data, fixed, solved,
+        _optional_gram(products, solved.dtype), _optional_gram(fixed_gram, solved.dtype),
+        solved_gram, l1, l2, missing == "ignore", num_threads,
+    )
+
+
+def nmf_mu_update(matrix: CsrArrays, fixed: np.ndarray, solved: np.ndarray, *, beta_loss, l1, l2,
+                  missing, flush_below, num_threads, products=None, fixed_gram=None,
+                  solved_gram=None) -> None:
+    """One multiplicative update of the rows of ``solved`` (in place) with ``fixed`` constant;
+    ``products``, ``fixed_gram`` and ``solved_gram`` as in :func:`nmf_cd_update` (Frobenius with
+    ``missing="zero"`` only)."""
+    _kernel("nmf_mu_update", solved.dtype)(
+        matrix.indptr, matrix.indices, matrix.data, fixed, solved,
+        _optional_gram(products, solved.dtype), _optional_gram(fixed_gram, solved.dtype),
+        solved_gram, beta_loss, l1, l2, missing == "ignore", flush_below, num_threads,
+    )
+
+
+def nmf_gram(factors: np.ndarray, *, num_threads) -> np.ndarray:
+    """FᵀF for the NMF kernels' ``fixed_gram`` (subnormals flushed to zero, see nmf.hpp)."""
+    return _kernel("nmf_gram", factors.dtype)(factors, num_threads)
+
+
+def nmf_solve(matrix: CsrArrays, fixed: np.ndarray, fixed_gram, solved: np.ndarray, *, solver,
+              beta_loss, l1, l2, missing, max_iter, tol, num_threads) -> int:
+    """Solve the rows of ``solved`` (in place, from its values) with ``fixed`` constant until the
+    stopping rule holds; ``fixed_gram`` is ``fixedᵀfixed`` or None. Returns the sweeps done."""
+    return _kernel("nmf_solve", solved.dtype)(
+        matrix.indptr, matrix.indices, matrix.data, fixed,
+        _optional_gram(fixed_gram, solved.dtype), solved, solver, beta_loss, l1, l2,
+        missing == "ignore", max_iter, tol, num_threads,
+    )
+
+
+def nmf_loss(matrix: CsrArrays, W: np.ndarray, fixed: np.ndarray, *, beta_loss, missing,
+             num_threads) -> float:
+    """The NMF data term D(X, W·fixedᵀ), without penalties."""
+    return _kernel("nmf_loss", W.dtype)(
+        matrix.indptr, matrix.indices, matrix.data, W, fixed, beta_loss, missing == "ignore",
+        num_threads,
+    )
+
+
+def csr_matmul(matrix: CsrArrays, dense: np.ndarray, *, num_threads) -> np.ndarray:
+    """``matrix @ dense`` as a new C-contiguous array of ``dense``'s dtype."""
+    return _kernel("csr_matmul", dense.dtype)(
+        matrix.indptr, matrix.indices, matrix.data, dense, num_threads,
+    )
+
+
+def csr_transpose_matmul(matrix: CsrArrays, column_ptr: np.ndarray, dense: np.ndarray, *,
+                         num_threads, out=None) -> np.ndarray:
+    """``matrix.T @ dense`` by scattering the rows of ``matrix``, into ``out`` (a writeable
+    C-contiguous array of ``dense``'s dtype) or a new array; ``column_ptr`` is the indptr of
+    ``matrix.T`` in CSR form (cumulative column counts). Identical to :func:`csr_matmul` on the
+    transposed matrix, and faster when the output is the smaller side."""
+    return _kernel("csr_transpose_matmul", dense.dtype)(
+        matrix.indptr, matrix.indices, matrix.data, column_ptr, dense, out, num_threads,
+    )
