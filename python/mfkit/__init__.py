@@ -6,16 +6,11 @@
 from . import datasets, evaluation
 from ._version import __version__
 from .exceptions import NotFittedError, NumericalError
-from .models import ALS
-from .models import NMF
+from .models import ALS, BPR, NMF, ExplicitMF
 from .models.nmf import ConvergenceWarning
-from .models import BPR
 
-__all__ = ["ALS", "NotFittedError", "NumericalError", "__version__", "datasets", "evaluation", "load"]
-__all__ += ["BPR"]
-from .models import ExplicitMF  # noqa: E402
-__all__ += ["ExplicitMF"]
-__all__ += ["NMF", "ConvergenceWarning"]
+__all__ = ["ALS", "BPR", "ConvergenceWarning", "ExplicitMF", "NMF", "NotFittedError",
+           "NumericalError", "__version__", "datasets", "evaluation", "load"]
 
 
 def load(path):

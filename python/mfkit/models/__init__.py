@@ -1,11 +1,7 @@
 """One estimator per module, all on :class:`mfkit._base.Recommender`."""
 from .als import ALS
+from .bpr import BPR
+from .explicit import ExplicitMF
 from .nmf import NMF
 
-__all__ = ["ALS"]
-from .explicit import ExplicitMF  # noqa: E402
-__all__ += ["ExplicitMF"]
-__all__ += ["NMF"]
-from .bpr import BPR  # noqa: E402
-
-__all__ += ["BPR"]
+__all__ = ["ALS", "BPR", "ExplicitMF", "NMF"]
