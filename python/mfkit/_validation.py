@@ -102,6 +102,20 @@ def check_callback(callback, name: str = "callback"):
     return callback
 
 
+def _as_csr(matrix, name: str):
+    """A sparse matrix as CSR: CSR as it is, any other format converted once with a warning
+    (pointing at the code that called ``fit``)."""
+    if matrix.format == "csr":
+        return matrix
+    warnings.warn(
+        f"{name} is in {matrix.format.upper()} format; converting to CSR (one copy). "
+        "Pass a scipy.sparse CSR matrix to avoid this.",
+        UserWarning,
+        stacklevel=4,
+    )
+    return matrix.tocsr()
+
+
 def check_user_items(user_items, dtype: np.dtype, name: str = "user_items") -> sp.csr_matrix:
     """Return a canonical CSR matrix (sorted, no duplicates, no stored zeros) in ``dtype``.
 
@@ -110,16 +124,7 @@ def check_user_items(user_items, dtype: np.dtype, name: str = "user_items") -> s
     on a copy: the caller's matrix is never modified.
     """
     if sp.issparse(user_items):
-        if user_items.format == "csr":
-            matrix = user_items
-        else:
-            warnings.warn(
-                f"{name} is in {user_items.format.upper()} format; converting to CSR (one copy). "
-                "Pass a scipy.sparse CSR matrix to avoid this.",
-                UserWarning,
-                stacklevel=3,
-            )
-            matrix = user_items.tocsr()
+        matrix = _as_csr(user_items, name)
     elif isinstance(user_items, (np.ndarray, list, tuple)):
         dense = np.asarray(user_items)
         if dense.ndim != 2:
@@ -263,13 +268,7 @@ def check_ratings(ratings, dtype: np.dtype, name: str = "ratings") -> sp.csr_mat
         if matrix.format != "csr":
             if matrix.format == "coo":
                 _check_coo_duplicates(matrix, name)
-            warnings.warn(
-                f"{name} is in {matrix.format.upper()} format; converting to CSR (one copy). "
-                "Pass a scipy.sparse CSR matrix to avoid this.",
-                UserWarning,
-                stacklevel=3,
-            )
-            matrix = matrix.tocsr()
+            matrix = _as_csr(matrix, name)
     elif isinstance(ratings, (np.ndarray, list, tuple)):
         dense = np.asarray(ratings)
         if dense.ndim != 2:
