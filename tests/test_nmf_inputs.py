@@ -127,9 +127,9 @@ def test_cpp_kernels_reject_bad_arrays():
     with pytest.raises(ValueError, match="writeable C-contiguous"):
         mfkit._cpp.nmf_cd_update(rows, H, np.asfortranarray(W), **common)
     with pytest.raises(ValueError, match="writeable C-contiguous"):
-        mfkit._core.nmf_cd_update_f32(rows.indptr, rows.indices, rows.data, H, W,
-                                      np.empty((0, 0)), np.empty((0, 0)), None, 0.0, 0.0, False,
-                                      1)
+        mfkit._cpp._kernel("nmf_cd_update", np.dtype(np.float32))(
+            rows.indptr, rows.indices, rows.data, H, W, np.empty((0, 0)), np.empty((0, 0)), None,
+            0.0, 0.0, False, 1)
     with pytest.raises(ValueError, match="solved_gram"):
         mfkit._cpp.nmf_cd_update(rows, H, W, solved_gram=np.empty((3, 2)), **common)
     with pytest.raises(ValueError, match="solved_gram"):

@@ -171,3 +171,16 @@ def test_synthetic_rejects_wrong_types():
         mfkit.datasets.synthetic(n_users=10.5)
     with pytest.raises(TypeError, match="seed"):
         mfkit.datasets.synthetic(seed="0")
+
+
+def test_show_config_reports_version_openmp_and_simd_level():
+    import io
+
+    out = io.StringIO()
+    mfkit.show_config(file=out)
+    text = out.getvalue()
+    assert f"mfkit {mfkit.__version__}" in text
+    assert ("openmp: on" if mfkit._core.has_openmp else "openmp: off") in text
+    assert f"simd: {mfkit._simd.level()} in use" in text
+    facts = mfkit._config.config()
+    assert facts["threads"] >= 1 and facts["simd_level"] in facts["simd_supported"]

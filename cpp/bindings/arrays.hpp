@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "mfkit/level.hpp"
 #include "mfkit/views.hpp"
 
 namespace mfkit_bindings {

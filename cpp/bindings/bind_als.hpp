@@ -8,6 +8,7 @@
 #include "mfkit/dense.hpp"
 
 namespace mfkit_bindings {
+MFKIT_LEVEL_BEGIN
 
 template <class T>
 mfkit::AlsOptions<T> als_options(double regularization, double regularization_exponent,
@@ -103,4 +104,5 @@ void bind_als(py::module_& m, const std::string& suffix) {
         py::arg("factors"), py::arg("num_threads"), "YᵀY of a factor matrix.");
 }
 
+MFKIT_LEVEL_END
 }  // namespace mfkit_bindings

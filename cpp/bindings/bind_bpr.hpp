@@ -12,6 +12,7 @@
 #include "mfkit/bpr.hpp"
 
 namespace mfkit_bindings {
+MFKIT_LEVEL_BEGIN
 
 // A writeable, C-contiguous 1-D output of the model dtype (never converted: see output_matrix).
 template <class T>
@@ -211,4 +212,5 @@ void bind_bpr(py::module_& m, const std::string& suffix) {
         "User factors from their positives with the items fixed (BPR fold-in), in place.");
 }
 
+MFKIT_LEVEL_END
 }  // namespace mfkit_bindings

@@ -8,6 +8,7 @@
 #include "mfkit/explicit_mf.hpp"
 
 namespace mfkit_bindings {
+MFKIT_LEVEL_BEGIN
 
 // A 1-D array written in place: exact dtype, contiguous, writeable, of the given length.
 template <class V>
@@ -155,4 +156,5 @@ void bind_explicit(py::module_& m, const std::string& suffix) {
         "ALS-WR: solve every row of `solved` (and its bias) exactly with `fixed` held constant.");
 }
 
+MFKIT_LEVEL_END
 }  // namespace mfkit_bindings

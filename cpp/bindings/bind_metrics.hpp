@@ -7,6 +7,7 @@
 #include "mfkit/metrics.hpp"
 
 namespace mfkit_bindings {
+MFKIT_LEVEL_BEGIN
 
 template <class T>
 void bind_metrics(py::module_& m, const std::string& suffix) {
@@ -43,4 +44,5 @@ void bind_metrics(py::module_& m, const std::string& suffix) {
         "(rows x 7, NaN rows for users without relevant test items).");
 }
 
+MFKIT_LEVEL_END
 }  // namespace mfkit_bindings

@@ -8,6 +8,7 @@
 #include "mfkit/nmf.hpp"
 
 namespace mfkit_bindings {
+MFKIT_LEVEL_BEGIN
 
 template <class T>
 mfkit::NmfOptions<T> nmf_options(const std::string& beta_loss, double l1, double l2,
@@ -205,4 +206,5 @@ void bind_nmf(py::module_& m, const std::string& suffix) {
         "Transposed sparse (CSR) times dense product, by scattering rows; into `out` if given.");
 }
 
+MFKIT_LEVEL_END
 }  // namespace mfkit_bindings

@@ -7,6 +7,7 @@
 #include "mfkit/topk.hpp"
 
 namespace mfkit_bindings {
+MFKIT_LEVEL_BEGIN
 
 template <class T>
 void bind_topk(py::module_& m, const std::string& suffix) {
@@ -28,4 +29,5 @@ void bind_topk(py::module_& m, const std::string& suffix) {
         "Best k column ids and scores of every row (-inf/NaN never selected; pad -1/-inf).");
 }
 
+MFKIT_LEVEL_END
 }  // namespace mfkit_bindings

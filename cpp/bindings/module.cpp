@@ -1,34 +1,92 @@
 // pybind11 module mfkit._core: converts arrays, releases the GIL, maps errors. No maths here;
-// everything numerical lives in the header-only core (cpp/include/mfkit). One bind_*.hpp per
-// family of kernels; each binds a float32 ("_f32") and a float64 ("_f64") variant, and Python
-// picks one by dtype.
+// everything numerical lives in the header-only core (cpp/include/mfkit).
+//
+// Runtime SIMD dispatch: the kernels are compiled once per instruction-set level (level_*.cpp)
+// and each level becomes a submodule (mfkit._core.baseline, .avx2, .avx512) with identical
+// functions. `levels` lists the compiled levels from the most portable up, with whether this CPU
+// runs them; mfkit._cpp picks one at import (environment variable MFKIT_SIMD overrides).
 #include <pybind11/pybind11.h>
 
-#include "bind_als.hpp"
-#include "bind_bpr.hpp"
-#include "bind_explicit.hpp"
-#include "bind_metrics.hpp"
-#include "bind_nmf.hpp"
-#include "bind_topk.hpp"
+#include <string>
+
 #include "mfkit/errors.hpp"
 #include "mfkit/parallel.hpp"
 
 namespace py = pybind11;
 
-template <class T>
-void bind_dtype(py::module_& m, const std::string& suffix) {
-  mfkit_bindings::bind_als<T>(m, suffix);
-  mfkit_bindings::bind_bpr<T>(m, suffix);
-  mfkit_bindings::bind_explicit<T>(m, suffix);
-  mfkit_bindings::bind_topk<T>(m, suffix);
-  mfkit_bindings::bind_metrics<T>(m, suffix);
-  mfkit_bindings::bind_nmf<T>(m, suffix);
+namespace mfkit_bindings {
+namespace baseline {
+void bind_level(py::module_& m);
 }
+#if defined(MFKIT_LEVEL_AVX2)
+namespace avx2 {
+void bind_level(py::module_& m);
+}
+#endif
+#if defined(MFKIT_LEVEL_AVX512)
+namespace avx512 {
+void bind_level(py::module_& m);
+}
+#endif
+}  // namespace mfkit_bindings
+
+namespace {
+
+// Whether this CPU (and the operating system, which must save the wider registers) supports
+// a level; GCC's and Clang's __builtin_cpu_supports check both.
+bool cpu_supports(const std::string& level) {
+#if defined(MFKIT_LEVEL_AVX2) || defined(MFKIT_LEVEL_AVX512)
+  __builtin_cpu_init();
+  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  if (level == "avx2") return avx2;
+  if (level == "avx512")
+    return avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512cd") &&
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512dq");
+#endif
+  return level == "baseline";
+}
+
+void add_level(py::module_& m, py::list& levels, const char* name,
+               void (*bind)(py::module_&)) {
+  py::module_ sub = m.def_submodule(name, "mfkit kernels compiled for one instruction-set level");
+  bind(sub);
+  levels.append(py::make_tuple(name, cpu_supports(name)));
+}
+
+}  // namespace
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "mfkit compiled core (header-only C++ kernels exposed to Python)";
   m.attr("has_openmp") = mfkit::kHasOpenMP;
+#if defined(_OPENMP)
+  m.attr("openmp_version") = static_cast<int>(_OPENMP);
+#else
+  m.attr("openmp_version") = 0;
+#endif
+#if defined(__clang__)
+  m.attr("compiler") = "clang " __clang_version__;
+#elif defined(__GNUC__)
+  m.attr("compiler") = "gcc " __VERSION__;
+#elif defined(_MSC_VER)
+  m.attr("compiler") = "msvc " + std::to_string(_MSC_VER);
+#else
+  m.attr("compiler") = "unknown";
+#endif
+#if defined(MFKIT_NATIVE_BUILD)
+  m.attr("native_build") = true;
+#else
+  m.attr("native_build") = false;
+#endif
   py::register_exception<mfkit::NumericalError>(m, "NumericalError", PyExc_ArithmeticError);
-  bind_dtype<float>(m, "_f32");
-  bind_dtype<double>(m, "_f64");
+
+  py::list levels;
+  add_level(m, levels, "baseline", &mfkit_bindings::baseline::bind_level);
+#if defined(MFKIT_LEVEL_AVX2)
+  add_level(m, levels, "avx2", &mfkit_bindings::avx2::bind_level);
+#endif
+#if defined(MFKIT_LEVEL_AVX512)
+  add_level(m, levels, "avx512", &mfkit_bindings::avx512::bind_level);
+#endif
+  m.attr("levels") = levels;
 }

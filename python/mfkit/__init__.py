@@ -4,13 +4,15 @@
 >>> model = mfkit.ALS(factors=32, random_state=0).fit(user_items)   # doctest: +SKIP
 """
 from . import datasets, evaluation
+from ._config import show_config
 from ._version import __version__
 from .exceptions import NotFittedError, NumericalError
 from .models import ALS, BPR, NMF, ExplicitMF
 from .models.nmf import ConvergenceWarning
 
 __all__ = ["ALS", "BPR", "ConvergenceWarning", "ExplicitMF", "NMF", "NotFittedError",
-           "NumericalError", "__version__", "datasets", "evaluation", "load"]
+           "NumericalError", "__version__", "datasets", "evaluation", "load",
+           "show_config"]
 
 
 def load(path):

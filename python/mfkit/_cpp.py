@@ -1,4 +1,4 @@
-"""The C++ backend: picks the float32/float64 kernel of mfkit._core by dtype.
+"""The C++ backend: picks the float32/float64 kernel of the active SIMD level by dtype.
 
 Every function here has a twin of the same signature in :mod:`mfkit.reference`.
 """
@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _core
+from . import _simd
 from ._validation import CsrArrays
 
 
 def _kernel(name: str, dtype: np.dtype):
-    return getattr(_core, f"{name}_{'f32' if dtype == np.float32 else 'f64'}")
+    return getattr(_simd.kernels(), f"{name}_{'f32' if dtype == np.float32 else 'f64'}")
 
 
 def gram(factors: np.ndarray, *, num_threads: int) -> np.ndarray:

@@ -24,12 +24,14 @@
 #include <string>
 #include <vector>
 
+#include "mfkit/level.hpp"
 #include "mfkit/dense.hpp"
 #include "mfkit/errors.hpp"
 #include "mfkit/parallel.hpp"
 #include "mfkit/views.hpp"
 
 namespace mfkit {
+MFKIT_LEVEL_BEGIN
 
 enum class AlsSolver { Cholesky, ConjugateGradient };
 
@@ -393,4 +395,5 @@ double als_loss(const CsrView<T>& R, const DenseView<const T>& X, const DenseVie
   return total;
 }
 
+MFKIT_LEVEL_END
 }  // namespace mfkit

@@ -40,12 +40,14 @@
 #include <string>
 #include <vector>
 
+#include "mfkit/level.hpp"
 #include "mfkit/errors.hpp"
 #include "mfkit/parallel.hpp"
 #include "mfkit/random.hpp"
 #include "mfkit/views.hpp"
 
 namespace mfkit {
+MFKIT_LEVEL_BEGIN
 
 enum class NegativeSampling { Uniform, Popularity };
 
@@ -643,4 +645,5 @@ BprStats bpr_fold_in(const BprPositives& R, const DenseView<const T>& Y, const T
   return total_stats;
 }
 
+MFKIT_LEVEL_END
 }  // namespace mfkit

@@ -8,11 +8,13 @@
 #include <cstdint>
 #include <vector>
 
+#include "mfkit/level.hpp"
 #include "mfkit/errors.hpp"
 #include "mfkit/parallel.hpp"
 #include "mfkit/views.hpp"
 
 namespace mfkit {
+MFKIT_LEVEL_BEGIN
 
 constexpr int kLanes = 16;  // independent partial sums in reductions
 
@@ -206,4 +208,5 @@ inline void cholesky_solve_upper(const T* U, T* b, int n) {
   }
 }
 
+MFKIT_LEVEL_END
 }  // namespace mfkit

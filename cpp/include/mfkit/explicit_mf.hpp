@@ -32,12 +32,14 @@
 #include <string>
 #include <vector>
 
+#include "mfkit/level.hpp"
 #include "mfkit/dense.hpp"
 #include "mfkit/errors.hpp"
 #include "mfkit/parallel.hpp"
 #include "mfkit/views.hpp"
 
 namespace mfkit {
+MFKIT_LEVEL_BEGIN
 
 namespace explicit_detail {
 
@@ -346,4 +348,5 @@ void explicit_als_solve_rows(const CsrView<T>& R, const DenseView<const T>& F,
   errors.rethrow();
 }
 
+MFKIT_LEVEL_END
 }  // namespace mfkit

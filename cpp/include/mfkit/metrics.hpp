@@ -26,12 +26,14 @@
 #include <limits>
 #include <vector>
 
+#include "mfkit/level.hpp"
 #include "mfkit/errors.hpp"
 #include "mfkit/parallel.hpp"
 #include "mfkit/topk.hpp"
 #include "mfkit/views.hpp"
 
 namespace mfkit {
+MFKIT_LEVEL_BEGIN
 
 // Output columns of ranking_metrics, one row of doubles per user.
 enum RankingMetric : int {
@@ -249,4 +251,5 @@ void ranking_metrics(const DenseView<const T>& scores, const CsrView<S>& train,
   errors.rethrow();
 }
 
+MFKIT_LEVEL_END
 }  // namespace mfkit

@@ -43,12 +43,14 @@
 #define MFKIT_NMF_MXCSR 1
 #endif
 
+#include "mfkit/level.hpp"
 #include "mfkit/dense.hpp"
 #include "mfkit/errors.hpp"
 #include "mfkit/parallel.hpp"
 #include "mfkit/views.hpp"
 
 namespace mfkit {
+MFKIT_LEVEL_BEGIN
 
 enum class NmfLoss { Frobenius, KullbackLeibler };
 enum class NmfSolver { CoordinateDescent, Multiplicative };
@@ -992,4 +994,5 @@ void csr_transpose_matmul(const CsrView<T>& R, const int64_t* column_ptr,
   }
 }
 
+MFKIT_LEVEL_END
 }  // namespace mfkit

@@ -13,7 +13,10 @@
 
 #include <cstdint>
 
+#include "mfkit/level.hpp"
+
 namespace mfkit {
+MFKIT_LEVEL_BEGIN
 
 // One SplitMix64 step: advances `state` and returns the next output.
 inline uint64_t splitmix64_next(uint64_t& state) {
@@ -85,4 +88,5 @@ class Xoshiro256 {
   uint64_t s_[4];
 };
 
+MFKIT_LEVEL_END
 }  // namespace mfkit

@@ -6,10 +6,12 @@
 #include <limits>
 #include <vector>
 
+#include "mfkit/level.hpp"
 #include "mfkit/errors.hpp"
 #include "mfkit/parallel.hpp"
 
 namespace mfkit {
+MFKIT_LEVEL_BEGIN
 
 template <class T>
 struct Scored {
@@ -94,4 +96,5 @@ void top_k_rows(const T* scores, int64_t rows, int64_t cols, int k, int32_t* ids
   errors.rethrow();
 }
 
+MFKIT_LEVEL_END
 }  // namespace mfkit

@@ -1,0 +1,18 @@
+// The kernels for x86-64 CPUs with AVX2 and FMA (x86-64-v3: Haswell, Zen and later).
+#define MFKIT_LEVEL avx2
+#include "level_prelude.hpp"
+
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#endif
+
+#include "level_bindings.hpp"
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif

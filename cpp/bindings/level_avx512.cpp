@@ -1,0 +1,21 @@
+// The kernels for x86-64 CPUs with AVX-512 F/CD/VL/BW/DQ (x86-64-v4: Skylake-X, Ice Lake, Zen 4
+// and later).
+#define MFKIT_LEVEL avx512
+#include "level_prelude.hpp"
+
+#if defined(__clang__)
+#pragma clang attribute push(                                                               \
+    __attribute__((target("avx512f,avx512cd,avx512vl,avx512bw,avx512dq,avx2,fma"))), \
+    apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512cd,avx512vl,avx512bw,avx512dq,avx2,fma")
+#endif
+
+#include "level_bindings.hpp"
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
