@@ -46,7 +46,7 @@ def worker(args) -> dict:
                 factors=args.factors, solver=solver, iterations=args.iterations,
                 num_threads=args.threads, random_state=args.seed))
         results["bpr"] = median_time(mfkit.BPR(
-            factors=args.factors, iterations=args.iterations, num_threads=args.threads,
+            factors=args.factors, iterations=args.bpr_epochs, num_threads=args.threads,
             random_state=args.seed))
     return results
 
@@ -62,7 +62,7 @@ def run_variant(name: str, args) -> dict:
         env["MFKIT_SIMD"] = name
     command = [sys.executable, __file__, "--worker", "--users", str(args.users), "--items",
                str(args.items), "--density", str(args.density), "--factors", str(args.factors),
-               "--iterations", str(args.iterations), "--threads", str(args.threads),
+               "--iterations", str(args.iterations), "--bpr-epochs", str(args.bpr_epochs), "--threads", str(args.threads),
                "--seed", str(args.seed)]
     output = subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
     return json.loads(output.strip().splitlines()[-1])
@@ -73,8 +73,10 @@ def main():
     parser.add_argument("--users", type=int, default=100_000)
     parser.add_argument("--items", type=int, default=20_000)
     parser.add_argument("--density", type=float, default=0.001)
-    parser.add_argument("--factors", type=int, default=64)
+    parser.add_argument("--factors", type=int, nargs="+", default=[64, 128])
     parser.add_argument("--iterations", type=int, default=5)
+    parser.add_argument("--bpr-epochs", type=int, default=20,
+                        help="BPR epochs are short (~0.1 s): more of them steady the median")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeats", type=int, default=3)
@@ -82,12 +84,20 @@ def main():
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
+        args.factors = args.factors[0]
         print(json.dumps(worker(args)))
         return
 
     from mfkit import _simd
 
     variants = ["dispatched", *_simd.supported_levels()] + (["native"] if args.native else [])
+    factor_counts = args.factors
+    for factors in factor_counts:
+        args.factors = factors
+        report(variants, args)
+
+
+def report(variants, args):
     best: dict[str, dict] = {}
     for _ in range(args.repeats):
         for name in variants:
@@ -100,7 +110,8 @@ def main():
 
     reference = "native" if args.native else "baseline"
     print(f"{args.users} x {args.items}, density {args.density}, factors {args.factors}, "
-          f"{args.threads} threads, best of {args.repeats}; ratios to {reference} "
+          f"{args.threads} threads, {args.iterations} ALS iterations, {args.bpr_epochs} BPR "
+          f"epochs, best of {args.repeats}; ratios to {reference} "
           f"(load average {os.getloadavg()[0]:.1f}, {time.strftime('%Y-%m-%d')})\n")
     print("| variant | level | ALS CG s/iter | ALS Cholesky s/iter | BPR s/epoch |")
     print("|---|---|---:|---:|---:|")
@@ -108,7 +119,8 @@ def main():
         row = best[name]
         cells = [f"{row[task]:.3f} ({row[task] / best[reference][task]:.2f})"
                  for task in ("als-cg", "als-cholesky", "bpr")]
-        print(f"| {name} | {row['level']} | " + " | ".join(cells) + " |")
+        print(f"| {name} | {row['level']} | " + " | ".join(cells) + " |", flush=True)
+    print()
 
 
 if __name__ == "__main__":
