@@ -221,6 +221,24 @@ std::vector<T> woodbury_factors(const CsrView<T>& R, const DenseView<const T>& Y
   return BinvY;
 }
 
+// out += Σ_i coefficient(i, y_iᵀv) y_i over a row's entries: the sparse part of CG's A·v.
+// Entries go four at a time (dot4 / axpy4): a lone y_iᵀv is a short dependency chain, and the
+// factor rows arrive in random order from memory, so overlapping four hides latency.
+template <class T, class Coefficient>
+inline void add_sparse_products(const RowEntries<T>& e, const T* v, T* out, int k,
+                                Coefficient coefficient) {
+  int i = 0;
+  for (; i + 4 <= e.n; i += 4) {
+    for (int ahead = i + kPrefetchAhead; ahead < std::min(e.n, i + kPrefetchAhead + 4); ++ahead)
+      prefetch_row(e.y[ahead], k);
+    T yv[4], s[4];
+    dot4(e.y + i, v, k, yv);
+    for (int r = 0; r < 4; ++r) s[r] = coefficient(i + r, yv[r]);
+    axpy4(s, e.y + i, out, k);
+  }
+  for (; i < e.n; ++i) axpy(coefficient(i, dot(e.y[i], v, k)), e.y[i], out, k);
+}
+
 // Conjugate gradient on each row's system, warm-started from the current x (Takács, Pilászy &
 // Tikk, RecSys 2011). A·v is applied as YᵀY v + λ_u v + Σ_i (c_ui - 1)(y_iᵀv) y_i, never formed.
 // The m rows of a block run in lockstep so that YᵀY is streamed once per step for all of them;
@@ -232,8 +250,8 @@ void solve_block_cg(const T* G, int k, const T* lambda, int m, int steps, Worksp
   T* P = ws.P.data();
   T* AP = ws.AP.data();
   bool active[kBlockRows];
-  T rs[kBlockRows];
-  const T tiny = T(1e-20);
+  double rs[kBlockRows];
+  const double tiny = 1e-20;
 
   symmetric_matmul_rows(G, X, R, k, m);  // R = YᵀY X, then r = b - A x below
   for (int j = 0; j < m; ++j) {
@@ -247,12 +265,9 @@ void solve_block_cg(const T* G, int k, const T* lambda, int m, int steps, Worksp
       continue;
     }
     for (int a = 0; a < k; ++a) r[a] = -r[a] - lambda[j] * x[a];
-    for (int i = 0; i < e.n; ++i) {
-      if (i + kPrefetchAhead < e.n) prefetch_row(e.y[i + kPrefetchAhead], k);
-      axpy(e.cp[i] - e.cm1[i] * dot(e.y[i], x, k), e.y[i], r, k);
-    }
+    add_sparse_products(e, x, r, k, [&](int i, T yx) { return e.cp[i] - e.cm1[i] * yx; });
     std::copy(r, r + k, P + static_cast<int64_t>(j) * k);
-    rs[j] = dot(r, r, k);
+    rs[j] = dot_wide(r, r, k);
   }
 
   for (int step = 0; step < steps; ++step) {
@@ -271,15 +286,12 @@ void solve_block_cg(const T* G, int k, const T* lambda, int m, int steps, Worksp
       T* p = P + static_cast<int64_t>(j) * k;
       T* Ap = AP + static_cast<int64_t>(j) * k;
       for (int a = 0; a < k; ++a) Ap[a] += lambda[j] * p[a];
-      for (int i = 0; i < e.n; ++i) {
-        if (i + kPrefetchAhead < e.n) prefetch_row(e.y[i + kPrefetchAhead], k);
-        axpy(e.cm1[i] * dot(e.y[i], p, k), e.y[i], Ap, k);
-      }
-      const T step_size = rs[j] / dot(p, Ap, k);
+      add_sparse_products(e, p, Ap, k, [&](int i, T yp) { return e.cm1[i] * yp; });
+      const T step_size = static_cast<T>(rs[j] / dot_wide(p, Ap, k));
       axpy(step_size, p, x, k);
       axpy(-step_size, Ap, r, k);
-      const T rs_new = dot(r, r, k);
-      const T beta = rs_new / rs[j];
+      const double rs_new = dot_wide(r, r, k);
+      const T beta = static_cast<T>(rs_new / rs[j]);
       for (int a = 0; a < k; ++a) p[a] = r[a] + beta * p[a];
       rs[j] = rs_new;
     }

@@ -48,10 +48,58 @@ inline T dot(const T* a, const T* b, int n) {
   return acc[0] + acc[1];
 }
 
+// dot() accumulated in double: for the scalars that steer an iteration (CG step sizes), where
+// float32 rounding would otherwise be amplified over the steps.
+template <class T>
+inline double dot_wide(const T* a, const T* b, int n) {
+  double acc[kLanes] = {};
+  int i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (int j = 0; j < kLanes; ++j) acc[j] += double(a[i + j]) * double(b[i + j]);
+  for (int j = 0; i + j < n; ++j) acc[j] += double(a[i + j]) * double(b[i + j]);
+  for (int j = 0; j < 8; ++j) acc[j] += acc[j + 8];
+  for (int j = 0; j < 4; ++j) acc[j] += acc[j + 4];
+  for (int j = 0; j < 2; ++j) acc[j] += acc[j + 2];
+  return acc[0] + acc[1];
+}
+
+// out[r] = dot(a[r], b, n) for four vectors a[0..3] in one pass over b: four independent
+// dependency chains instead of one, which is what bounds a lone dot of a short vector (its
+// multiply-adds all feed the same few accumulators). Each result is bitwise that of dot().
+template <class T>
+inline void dot4(const T* const* a, const T* b, int n, T* out) {
+  T acc[4][kLanes] = {};
+  int i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (int j = 0; j < kLanes; ++j) {
+      acc[0][j] += a[0][i + j] * b[i + j];
+      acc[1][j] += a[1][i + j] * b[i + j];
+      acc[2][j] += a[2][i + j] * b[i + j];
+      acc[3][j] += a[3][i + j] * b[i + j];
+    }
+  for (int r = 0; r < 4; ++r) {
+    T* lane = acc[r];
+    for (int j = 0; i + j < n; ++j) lane[j] += a[r][i + j] * b[i + j];
+    for (int j = 0; j < 8; ++j) lane[j] += lane[j + 8];
+    for (int j = 0; j < 4; ++j) lane[j] += lane[j + 4];
+    for (int j = 0; j < 2; ++j) lane[j] += lane[j + 2];
+    out[r] = lane[0] + lane[1];
+  }
+}
+
 // y += s * x
 template <class T>
 inline void axpy(T s, const T* x, T* y, int n) {
   for (int i = 0; i < n; ++i) y[i] += s * x[i];
+}
+
+// y += s[0] x[0] + s[1] x[1] + s[2] x[2] + s[3] x[3], in that order: y is loaded and stored once
+// for four updates.
+template <class T>
+inline void axpy4(const T* s, const T* const* x, T* y, int n) {
+  const T s0 = s[0], s1 = s[1], s2 = s[2], s3 = s[3];
+  const T *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3];
+  for (int i = 0; i < n; ++i) y[i] += s0 * x0[i] + s1 * x1[i] + s2 * x2[i] + s3 * x3[i];
 }
 
 // Y_j = A X_j for m vectors stored as the rows of X and Y (each n long), where A is symmetric,
