@@ -1,5 +1,6 @@
 // The kernels for x86-64 CPUs with AVX2 and FMA (x86-64-v3: Haswell, Zen and later).
 #define MFKIT_LEVEL avx2
+#define MFKIT_WIDE_VECTORS 1
 #include "level_prelude.hpp"
 
 #if defined(__clang__)

@@ -1,6 +1,7 @@
 // The kernels for x86-64 CPUs with AVX-512 F/CD/VL/BW/DQ (x86-64-v4: Skylake-X, Ice Lake, Zen 4
 // and later).
 #define MFKIT_LEVEL avx512
+#define MFKIT_WIDE_VECTORS 1
 #include "level_prelude.hpp"
 
 #if defined(__clang__)

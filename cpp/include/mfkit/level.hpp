@@ -15,3 +15,14 @@
 
 #define MFKIT_LEVEL_BEGIN inline namespace MFKIT_LEVEL {
 #define MFKIT_LEVEL_END }
+
+// Whether this copy targets CPUs with AVX2 or AVX-512 (16-32 vector registers of 256-512 bits),
+// where register-blocked kernels pay off; the AVX2 and AVX-512 level files set it, and the
+// compiler's own flags do for -march=native builds. Selects code paths, never results' meaning.
+#ifndef MFKIT_WIDE_VECTORS
+#if defined(__AVX2__)
+#define MFKIT_WIDE_VECTORS 1
+#else
+#define MFKIT_WIDE_VECTORS 0
+#endif
+#endif
