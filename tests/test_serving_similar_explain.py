@@ -118,10 +118,12 @@ def test_partial_fit_items(data):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("k", [1, 3, 40, 200])
-def test_top_k_kernel_matches_reference(dtype, k):
+@pytest.mark.parametrize("columns", [150, 1003])  # blocks of 32 scanned at once, and a tail
+def test_top_k_kernel_matches_reference(dtype, k, columns):
     rng = np.random.default_rng(k)
-    scores = rng.integers(0, 20, size=(30, 150)).astype(dtype)  # many ties
+    scores = rng.integers(0, 20, size=(30, columns)).astype(dtype)  # many ties
     scores[rng.random(scores.shape) < 0.3] = -np.inf
+    scores[rng.random(scores.shape) < 0.05] = np.nan
     scores[5] = -np.inf  # a row with nothing to select
     ids, best = _cpp.top_k(scores, k, num_threads=2)
     ref_ids, ref_best = reference.top_k(scores, k)

@@ -50,13 +50,23 @@ void top_k_row(const T* scores, int64_t cols, int k, std::vector<Scored<T>>& bes
     std::make_heap(best.begin(), best.end(), worse_on_top);
     if (static_cast<int>(best.size()) == k) {
       T threshold = best.front().score;
-      for (; c < cols; ++c) {
-        if (!(scores[c] > threshold)) continue;
+      const auto consider = [&](int64_t column) {
+        if (!(scores[column] > threshold)) return;
         std::pop_heap(best.begin(), best.end(), worse_on_top);
-        best.back() = {scores[c], static_cast<int32_t>(c)};
+        best.back() = {scores[column], static_cast<int32_t>(column)};
         std::push_heap(best.begin(), best.end(), worse_on_top);
         threshold = best.front().score;
+      };
+      // Most entries lose to the threshold once the heap is warm: test blocks of them with one
+      // vectorized count and look at single entries only in blocks that hold a candidate.
+      constexpr int kBlock = 32;
+      for (; c + kBlock <= cols; c += kBlock) {
+        int beats = 0;
+        for (int j = 0; j < kBlock; ++j) beats += scores[c + j] > threshold;
+        if (beats)
+          for (int j = 0; j < kBlock; ++j) consider(c + j);
       }
+      for (; c < cols; ++c) consider(c);
     }
   }
   std::sort(best.begin(), best.end(), ranks_before<T>);
