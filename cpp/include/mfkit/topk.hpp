@@ -41,33 +41,34 @@ void top_k_row(const T* scores, int64_t cols, int k, std::vector<Scored<T>>& bes
       best.resize(k);
     }
   } else {
-    // A min-heap (worst kept entry on top) of size k; a later entry must beat the worst one.
-    // Ids arrive in increasing order, so an equal score never displaces a kept entry.
-    auto worse_on_top = [](const Scored<T>& a, const Scored<T>& b) { return ranks_before(a, b); };
+    // Buffered selection: keep every entry that beats the current threshold (the worst score
+    // among the k best kept so far); when the buffer is full (k + max(k, 16) entries), cut it
+    // back to the best k with nth_element and raise the threshold. Ids arrive in increasing order, so an entry
+    // that merely equals the threshold never displaces a kept one. O(cols + k log(cols / k)).
+    const int64_t capacity = static_cast<int64_t>(k) + std::max(k, 16);
+    T threshold = lowest;
+    const auto cut = [&] {
+      std::nth_element(best.begin(), best.begin() + (k - 1), best.end(), ranks_before<T>);
+      best.resize(k);
+      threshold = best[k - 1].score;  // the k-th best: the worst kept
+    };
+    const auto consider = [&](int64_t column) {
+      if (!(scores[column] > threshold)) return;
+      best.push_back({scores[column], static_cast<int32_t>(column)});
+      if (static_cast<int64_t>(best.size()) == capacity) cut();
+    };
+    // Most entries lose to the threshold once it has risen: test blocks of them with one
+    // vectorized count and look at single entries only in blocks that hold a candidate.
+    constexpr int kBlock = 32;
     int64_t c = 0;
-    for (; c < cols && static_cast<int>(best.size()) < k; ++c)
-      if (scores[c] > lowest) best.push_back({scores[c], static_cast<int32_t>(c)});
-    std::make_heap(best.begin(), best.end(), worse_on_top);
-    if (static_cast<int>(best.size()) == k) {
-      T threshold = best.front().score;
-      const auto consider = [&](int64_t column) {
-        if (!(scores[column] > threshold)) return;
-        std::pop_heap(best.begin(), best.end(), worse_on_top);
-        best.back() = {scores[column], static_cast<int32_t>(column)};
-        std::push_heap(best.begin(), best.end(), worse_on_top);
-        threshold = best.front().score;
-      };
-      // Most entries lose to the threshold once the heap is warm: test blocks of them with one
-      // vectorized count and look at single entries only in blocks that hold a candidate.
-      constexpr int kBlock = 32;
-      for (; c + kBlock <= cols; c += kBlock) {
-        int beats = 0;
-        for (int j = 0; j < kBlock; ++j) beats += scores[c + j] > threshold;
-        if (beats)
-          for (int j = 0; j < kBlock; ++j) consider(c + j);
-      }
-      for (; c < cols; ++c) consider(c);
+    for (; c + kBlock <= cols; c += kBlock) {
+      int beats = 0;
+      for (int j = 0; j < kBlock; ++j) beats += scores[c + j] > threshold;
+      if (beats)
+        for (int j = 0; j < kBlock; ++j) consider(c + j);
     }
+    for (; c < cols; ++c) consider(c);
+    if (static_cast<int64_t>(best.size()) > k) cut();
   }
   std::sort(best.begin(), best.end(), ranks_before<T>);
 }
@@ -85,7 +86,7 @@ void top_k_rows(const T* scores, int64_t rows, int64_t cols, int k, int32_t* ids
   {
     errors.run([&] {
       std::vector<Scored<T>> best;
-      best.reserve(static_cast<size_t>(std::min<int64_t>(k, cols)) + 1);
+      best.reserve(static_cast<size_t>(std::min<int64_t>(k, cols) + std::max(k, 16)));
 #pragma omp for schedule(dynamic, 16)
       for (int64_t r = 0; r < rows; ++r) {
         top_k_row(scores + r * cols, cols, k, best);
