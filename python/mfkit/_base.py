@@ -161,30 +161,39 @@ class Recommender:
         n_targets = len(targets)
         excluded = None if exclude is None else np.unique(exclude)
         columns = min(N, n_targets - (0 if excluded is None else len(excluded)))
-        ids = np.empty((len(queries), columns), dtype=np.int32)
-        scores = np.empty((len(queries), columns), dtype=targets.dtype)
-
         def rank_block(start, stop, block_threads):
             block_scores = queries[start:stop] @ targets.T
             if excluded is not None and len(excluded):
                 block_scores[:, excluded] = -np.inf
+            exclusions = None
             if exclude_rows is not None:  # straight from the CSR arrays: no scipy slicing
                 indptr = exclude_rows.indptr
-                liked = exclude_rows.indices[indptr[start]:indptr[stop]]
-                row = np.repeat(np.arange(stop - start), np.diff(indptr[start:stop + 1]))
-                if position is not None:
+                first, last = indptr[start], indptr[stop]
+                liked = exclude_rows.indices[first:last]
+                if position is None:  # the kernel drops them (one call, no numpy overhead)
+                    exclusions = (indptr[start:stop + 1] - first, liked)
+                else:
+                    row = np.repeat(np.arange(stop - start), np.diff(indptr[start:stop + 1]))
                     liked = position[liked]
-                    row, liked = row[liked >= 0], liked[liked >= 0]
-                block_scores[row, liked] = -np.inf
-            block_ids, block_best = backend.top_k(block_scores, columns, num_threads=block_threads)
+                    block_scores[row[liked >= 0], liked[liked >= 0]] = -np.inf
+            block_ids, block_best = backend.top_k(block_scores, columns,
+                                                  num_threads=block_threads, exclude=exclusions)
             if subset is not None:
                 block_ids = np.where(block_ids >= 0, subset[np.maximum(block_ids, 0)], -1)
-            ids[start:stop], scores[start:stop] = block_ids, block_best
+            return block_ids, block_best
 
         block = max(1, _SCORES_PER_BLOCK // max(n_targets, 1))
-        if len(queries) <= block or threads == 1:
+        if len(queries) <= block:  # one block (e.g. a single user): its arrays are the answer
+            return rank_block(0, len(queries), threads)
+        ids = np.empty((len(queries), columns), dtype=np.int32)
+        scores = np.empty((len(queries), columns), dtype=targets.dtype)
+
+        def rank_into(start, stop, block_threads):
+            ids[start:stop], scores[start:stop] = rank_block(start, stop, block_threads)
+
+        if threads == 1:
             for start in range(0, len(queries), block):
-                rank_block(start, min(start + block, len(queries)), threads)
+                rank_into(start, min(start + block, len(queries)), threads)
         else:
             # Large batches: each worker scores (matrix product, the GIL released) and selects its
             # own blocks, with BLAS at one thread, instead of alternating a multi-threaded BLAS
@@ -194,7 +203,7 @@ class Recommender:
             block = max(1, min(block, -(-len(queries) // (4 * threads))))
             starts = range(0, len(queries), block)
             with _blas_limited_to_one_thread(), ThreadPoolExecutor(threads) as pool:
-                list(pool.map(lambda s: rank_block(s, min(s + block, len(queries)), 1), starts))
+                list(pool.map(lambda s: rank_into(s, min(s + block, len(queries)), 1), starts))
         return ids, scores
 
     @staticmethod

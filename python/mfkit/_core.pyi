@@ -98,10 +98,10 @@ class Kernels(Protocol):
         """Per-user precision, recall, AP, nDCG, hit rate, reciprocal rank (at k) and AUC (rows x 7, NaN rows for users without relevant test items)."""
     def ranking_metrics_f64(self, scores: NDArray[Any], train_indptr: NDArray[Any], train_indices: NDArray[Any], test_indptr: NDArray[Any], test_indices: NDArray[Any], k: int, num_threads: int) -> NDArray[Any]:
         """Per-user precision, recall, AP, nDCG, hit rate, reciprocal rank (at k) and AUC (rows x 7, NaN rows for users without relevant test items)."""
-    def top_k_f32(self, scores: NDArray[Any], k: int, num_threads: int) -> NDArray[Any]:
-        """Best k column ids and scores of every row (-inf/NaN never selected; pad -1/-inf)."""
-    def top_k_f64(self, scores: NDArray[Any], k: int, num_threads: int) -> NDArray[Any]:
-        """Best k column ids and scores of every row (-inf/NaN never selected; pad -1/-inf)."""
+    def top_k_f32(self, scores: NDArray[Any], k: int, exclude_indptr: NDArray[Any], exclude_indices: NDArray[Any], num_threads: int) -> NDArray[Any]:
+        """Best k column ids and scores of every row (-inf/NaN never selected; pad -1/-inf). Row r's columns exclude_indices[exclude_indptr[r]:exclude_indptr[r+1]] are first set to -inf in scores (in place); empty exclude_indptr excludes nothing."""
+    def top_k_f64(self, scores: NDArray[Any], k: int, exclude_indptr: NDArray[Any], exclude_indices: NDArray[Any], num_threads: int) -> NDArray[Any]:
+        """Best k column ids and scores of every row (-inf/NaN never selected; pad -1/-inf). Row r's columns exclude_indices[exclude_indptr[r]:exclude_indptr[r+1]] are first set to -inf in scores (in place); empty exclude_indptr excludes nothing."""
 
 baseline: Kernels
 avx2: Kernels

@@ -38,12 +38,18 @@ def als_solve_rows(matrix: CsrArrays, fixed: np.ndarray, fixed_gram: np.ndarray,
     )
 
 
-def top_k(scores: np.ndarray, k: int, *, num_threads: int):
+def top_k(scores: np.ndarray, k: int, *, num_threads: int, exclude=None):
     """Best ``k`` columns of every row: ``(ids int32, scores)``, best first, ties by lower id.
 
     -inf (filtered) and NaN entries never qualify; short rows are padded with -1 / -inf.
+    ``exclude``: optional ``(indptr, indices)`` listing per row the columns to drop first (set to
+    -inf in ``scores``, which must be a writeable C-contiguous array of the model dtype).
     """
-    return _kernel("top_k", scores.dtype)(scores, k, num_threads)
+    indptr, indices = _NO_EXCLUSIONS if exclude is None else exclude
+    return _kernel("top_k", scores.dtype)(scores, k, indptr, indices, num_threads)
+
+
+_NO_EXCLUSIONS = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32))
 
 
 def als_loss(matrix: CsrArrays, user_factors: np.ndarray, item_factors: np.ndarray, *,

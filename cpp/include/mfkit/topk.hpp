@@ -73,6 +73,21 @@ void top_k_row(const T* scores, int64_t cols, int k, std::vector<Scored<T>>& bes
   std::sort(best.begin(), best.end(), ranks_before<T>);
 }
 
+// Sets scores[r][c] = -inf for the columns c listed for row r in CSR form (indptr / indices):
+// the items a user already has. Rejects out-of-range columns.
+template <class T>
+void exclude_columns(T* scores, int64_t rows, int64_t cols, const int64_t* indptr,
+                     const int32_t* indices) {
+  const T lowest = -std::numeric_limits<T>::infinity();
+  for (int64_t r = 0; r < rows; ++r) {
+    require(indptr[r] <= indptr[r + 1], "exclude_indptr must never decrease");
+    for (int64_t e = indptr[r]; e < indptr[r + 1]; ++e) {
+      require(indices[e] >= 0 && indices[e] < cols, "exclude_indices out of range");
+      scores[r * cols + indices[e]] = lowest;
+    }
+  }
+}
+
 // For each row of `scores` (rows x cols, row-major): the k best column ids and scores, best
 // first, written to ids/out (rows x k). Rows with fewer than k qualifying entries are padded
 // with id -1 and score -inf. Parallel over rows.

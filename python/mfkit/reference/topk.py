@@ -4,12 +4,18 @@ from __future__ import annotations
 import numpy as np
 
 
-def top_k(scores: np.ndarray, k: int, *, num_threads: int = 1):
+def top_k(scores: np.ndarray, k: int, *, num_threads: int = 1, exclude=None):
     """Best ``k`` columns of every row: ``(ids int32, scores)``, best first, ties by lower id.
 
     -inf (filtered) and NaN entries never qualify; short rows are padded with -1 / -inf.
+    ``exclude``: optional ``(indptr, indices)`` listing per row the columns to drop first (set to
+    -inf in ``scores``, in place).
     """
     rows, cols = scores.shape
+    if exclude is not None:
+        indptr, indices = exclude
+        row_of = np.repeat(np.arange(rows), np.diff(indptr))
+        scores[row_of, indices[:indptr[-1]]] = -np.inf
     ids = np.full((rows, k), -1, dtype=np.int32)
     best = np.full((rows, k), -np.inf, dtype=scores.dtype)
     for r in range(rows):
