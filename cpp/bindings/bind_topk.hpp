@@ -4,6 +4,7 @@
 #include <string>
 
 #include "arrays.hpp"
+#include "mfkit/rank.hpp"
 #include "mfkit/topk.hpp"
 
 namespace mfkit_bindings {
@@ -42,6 +43,50 @@ void bind_topk(py::module_& m, const std::string& suffix) {
         "Best k column ids and scores of every row (-inf/NaN never selected; pad -1/-inf). "
         "Row r's columns exclude_indices[exclude_indptr[r]:exclude_indptr[r+1]] are first set "
         "to -inf in scores (in place); empty exclude_indptr excludes nothing.");
+
+  m.def(("rank_rows" + suffix).c_str(),
+        [](const InArray<T>& queries, const InArray<T>& targets_t, int k,
+           const InArray<int64_t>& exclude_indptr, const InArray<int32_t>& exclude_indices,
+           const InArray<int32_t>& excluded_all, int num_threads) {
+          const auto Q = input_matrix(queries, "queries");
+          const auto Tt = input_matrix(targets_t, "targets_t");
+          if (k < 0) throw std::invalid_argument("k must be >= 0");
+          if (Q.cols != Tt.rows)
+            throw std::invalid_argument("queries and targets_t must share the factor dimension");
+          const bool per_row = exclude_indptr.size() > 0;
+          if (per_row) {
+            if (exclude_indptr.ndim() != 1 || exclude_indptr.size() != Q.rows + 1 ||
+                exclude_indptr.at(0) != 0 || exclude_indptr.at(Q.rows) > exclude_indices.size())
+              throw std::invalid_argument(
+                  "exclude_indptr / exclude_indices must be the CSR arrays of one row per query");
+            const int64_t* ptr = exclude_indptr.data();
+            for (int64_t r = 0; r < Q.rows; ++r)
+              if (ptr[r] > ptr[r + 1])
+                throw std::invalid_argument("exclude_indptr must never decrease");
+          }
+          const int64_t listed = per_row ? exclude_indptr.at(Q.rows) : 0;
+          for (int64_t e = 0; e < listed; ++e)
+            if (exclude_indices.data()[e] < 0 || exclude_indices.data()[e] >= Tt.cols)
+              throw std::invalid_argument("exclude_indices out of range");
+          for (int64_t e = 0; e < excluded_all.size(); ++e)
+            if (excluded_all.data()[e] < 0 || excluded_all.data()[e] >= Tt.cols)
+              throw std::invalid_argument("excluded_all out of range");
+          py::array_t<int32_t> ids({Q.rows, static_cast<int64_t>(k)});
+          py::array_t<T> best({Q.rows, static_cast<int64_t>(k)});
+          int32_t* ids_out = ids.mutable_data();
+          T* best_out = best.mutable_data();
+          {
+            py::gil_scoped_release release;
+            mfkit::rank_rows(Q, Tt, k, per_row ? exclude_indptr.data() : nullptr,
+                             exclude_indices.data(), excluded_all.data(), excluded_all.size(),
+                             ids_out, best_out, num_threads);
+          }
+          return py::make_tuple(ids, best);
+        },
+        py::arg("queries"), py::arg("targets_t"), py::arg("k"), py::arg("exclude_indptr"),
+        py::arg("exclude_indices"), py::arg("excluded_all"), py::arg("num_threads"),
+        "Best k targets of every query by dot product (targets given transposed), scores and "
+        "selection fused per block of queries; per-query and global exclusions.");
 }
 
 MFKIT_LEVEL_END

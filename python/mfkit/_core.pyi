@@ -94,6 +94,10 @@ class Kernels(Protocol):
         """Solve the rows of `solved` in place with `fixed` constant; returns the sweeps done."""
     def nmf_solve_f64(self, indptr: NDArray[Any], indices: NDArray[Any], data: NDArray[Any], fixed: NDArray[Any], fixed_gram: NDArray[Any], solved: NDArray[Any], solver: str, beta_loss: str, l1: float, l2: float, ignore_missing: bool, max_iter: int, tol: float, num_threads: int) -> int:
         """Solve the rows of `solved` in place with `fixed` constant; returns the sweeps done."""
+    def rank_rows_f32(self, queries: NDArray[Any], targets_t: NDArray[Any], k: int, exclude_indptr: NDArray[Any], exclude_indices: NDArray[Any], excluded_all: NDArray[Any], num_threads: int) -> NDArray[Any]:
+        """Best k targets of every query by dot product (targets given transposed), scores and selection fused per block of queries; per-query and global exclusions."""
+    def rank_rows_f64(self, queries: NDArray[Any], targets_t: NDArray[Any], k: int, exclude_indptr: NDArray[Any], exclude_indices: NDArray[Any], excluded_all: NDArray[Any], num_threads: int) -> NDArray[Any]:
+        """Best k targets of every query by dot product (targets given transposed), scores and selection fused per block of queries; per-query and global exclusions."""
     def ranking_metrics_f32(self, scores: NDArray[Any], train_indptr: NDArray[Any], train_indices: NDArray[Any], test_indptr: NDArray[Any], test_indices: NDArray[Any], k: int, num_threads: int) -> NDArray[Any]:
         """Per-user precision, recall, AP, nDCG, hit rate, reciprocal rank (at k) and AUC (rows x 7, NaN rows for users without relevant test items)."""
     def ranking_metrics_f64(self, scores: NDArray[Any], train_indptr: NDArray[Any], train_indices: NDArray[Any], test_indptr: NDArray[Any], test_indices: NDArray[Any], k: int, num_threads: int) -> NDArray[Any]:

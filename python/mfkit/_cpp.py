@@ -52,6 +52,21 @@ def top_k(scores: np.ndarray, k: int, *, num_threads: int, exclude=None):
 _NO_EXCLUSIONS = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32))
 
 
+def rank_rows(queries: np.ndarray, targets_t: np.ndarray, k: int, *, num_threads: int,
+              exclude=None, excluded_all=None):
+    """Best ``k`` targets of every query row by dot product: ``(ids int32, scores)`` as
+    :func:`top_k` of ``queries @ targets_t`` would give, without storing that matrix.
+
+    ``targets_t`` is the targets matrix transposed (factors x targets, C-contiguous);
+    ``exclude``: optional per-query ``(indptr, indices)`` of targets to drop; ``excluded_all``:
+    target ids dropped for every query.
+    """
+    indptr, indices = _NO_EXCLUSIONS if exclude is None else exclude
+    every = _NO_EXCLUSIONS[1] if excluded_all is None else excluded_all
+    return _kernel("rank_rows", queries.dtype)(queries, targets_t, k, indptr, indices, every,
+                                               num_threads)
+
+
 def als_loss(matrix: CsrArrays, user_factors: np.ndarray, item_factors: np.ndarray, *,
              regularization, regularization_exponent, alpha, num_threads) -> float:
     """The full implicit-ALS objective (see :mod:`mfkit.reference.als`)."""

@@ -115,41 +115,49 @@ namespace matmul_detail {
 constexpr int kPanelRows = 8;      // outputs accumulated together
 constexpr int kPanelColumns = 32;  // columns per panel
 
+// Y[j][b0 + w] = Σ_a X[j][a] B[a][b0 + w] for j < M, w < kPanelColumns, a < depth: the M x 32
+// accumulators stay in registers while B's 32-column panel streams by. Row strides ldx/ldb/ldy.
 template <int M, class T>
-inline void panel(const T* A, const T* X, T* Y, int n, int b0) {
+inline void panel(const T* B, int64_t ldb, const T* X, int64_t ldx, T* Y, int64_t ldy, int depth,
+                  int64_t b0) {
   T acc[M][kPanelColumns] = {};
-  for (int a = 0; a < n; ++a) {
-    const T* column = A + static_cast<int64_t>(a) * n + b0;
+  for (int a = 0; a < depth; ++a) {
+    const T* column = B + a * ldb + b0;
     for (int j = 0; j < M; ++j) {
-      const T x = X[static_cast<int64_t>(j) * n + a];
+      const T x = X[j * ldx + a];
       for (int w = 0; w < kPanelColumns; ++w) acc[j][w] += x * column[w];
     }
   }
   for (int j = 0; j < M; ++j)
-    for (int w = 0; w < kPanelColumns; ++w) Y[static_cast<int64_t>(j) * n + b0 + w] = acc[j][w];
+    for (int w = 0; w < kPanelColumns; ++w) Y[j * ldy + b0 + w] = acc[j][w];
+}
+
+// Y = X B for X (m x depth, row stride ldx), B (depth x n, row stride ldb), Y (m x n, row stride
+// ldy), in panels; every element summed over a in order, whatever m and the panel it falls in.
+template <class T>
+inline void panel_matmul(const T* X, int64_t ldx, const T* B, int64_t ldb, T* Y, int64_t ldy,
+                         int m, int depth, int64_t n) {
+  int64_t b0 = 0;
+  for (; b0 + kPanelColumns <= n; b0 += kPanelColumns) {
+    int j = 0;
+    for (; j + kPanelRows <= m; j += kPanelRows)
+      panel<kPanelRows>(B, ldb, X + j * ldx, ldx, Y + j * ldy, ldy, depth, b0);
+    // The remaining rows in panels of 4, 2, 1: as many independent sums in flight as possible.
+    if (j + 4 <= m) panel<4>(B, ldb, X + j * ldx, ldx, Y + j * ldy, ldy, depth, b0), j += 4;
+    if (j + 2 <= m) panel<2>(B, ldb, X + j * ldx, ldx, Y + j * ldy, ldy, depth, b0), j += 2;
+    if (j < m) panel<1>(B, ldb, X + j * ldx, ldx, Y + j * ldy, ldy, depth, b0);
+  }
+  for (int j = 0; j < m; ++j)  // the last n % 32 columns, summed over a in the same order
+    for (int64_t b = b0; b < n; ++b) {
+      T sum = T(0);
+      for (int a = 0; a < depth; ++a) sum += X[j * ldx + a] * B[a * ldb + b];
+      Y[j * ldy + b] = sum;
+    }
 }
 
 template <class T>
 inline void blocked(const T* A, const T* X, T* Y, int n, int m) {
-  int b0 = 0;
-  for (; b0 + kPanelColumns <= n; b0 += kPanelColumns) {
-    const int64_t stride = n;
-    int j = 0;
-    for (; j + kPanelRows <= m; j += kPanelRows)
-      panel<kPanelRows>(A, X + j * stride, Y + j * stride, n, b0);
-    // The remaining rows in panels of 4, 2, 1: as many independent sums in flight as possible.
-    if (j + 4 <= m) panel<4>(A, X + j * stride, Y + j * stride, n, b0), j += 4;
-    if (j + 2 <= m) panel<2>(A, X + j * stride, Y + j * stride, n, b0), j += 2;
-    if (j < m) panel<1>(A, X + j * stride, Y + j * stride, n, b0);
-  }
-  for (int j = 0; j < m; ++j)  // the last n % 32 columns, summed over a in the same order
-    for (int b = b0; b < n; ++b) {
-      const T* x = X + static_cast<int64_t>(j) * n;
-      const T* row = A + static_cast<int64_t>(b) * n;  // A[b][a] = A[a][b]
-      T sum = T(0);
-      for (int a = 0; a < n; ++a) sum += x[a] * row[a];
-      Y[static_cast<int64_t>(j) * n + b] = sum;
-    }
+  panel_matmul(X, n, A, n, Y, n, m, n, n);
 }
 
 template <class T>

@@ -25,3 +25,13 @@ def top_k(scores: np.ndarray, k: int, *, num_threads: int = 1, exclude=None):
         ids[r, : len(order)] = order
         best[r, : len(order)] = row[order]
     return ids, best
+
+
+def rank_rows(queries: np.ndarray, targets_t: np.ndarray, k: int, *, num_threads: int = 1,
+              exclude=None, excluded_all=None):
+    """:func:`top_k` of ``queries @ targets_t`` with per-query ``exclude`` (``(indptr,
+    indices)``) and ``excluded_all`` targets dropped first."""
+    scores = queries @ targets_t
+    if excluded_all is not None and len(excluded_all):
+        scores[:, excluded_all] = -np.inf
+    return top_k(scores, k, num_threads=num_threads, exclude=exclude)
