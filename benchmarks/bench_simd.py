@@ -24,6 +24,9 @@ import sys
 import time
 
 
+TASKS = ("als-cg", "als-cholesky", "bpr")
+
+
 def worker(args) -> dict:
     """Runs in a subprocess: time the tasks with whatever mfkit the environment provides."""
     from threadpoolctl import threadpool_limits
@@ -42,12 +45,14 @@ def worker(args) -> dict:
 
     with threadpool_limits(1, "blas"):
         for solver in ("cg", "cholesky"):
-            results[f"als-{solver}"] = median_time(mfkit.ALS(
-                factors=args.factors, solver=solver, iterations=args.iterations,
-                num_threads=args.threads, random_state=args.seed))
-        results["bpr"] = median_time(mfkit.BPR(
-            factors=args.factors, iterations=args.bpr_epochs, num_threads=args.threads,
-            random_state=args.seed))
+            if f"als-{solver}" in args.tasks:
+                results[f"als-{solver}"] = median_time(mfkit.ALS(
+                    factors=args.factors, solver=solver, iterations=args.iterations,
+                    num_threads=args.threads, random_state=args.seed))
+        if "bpr" in args.tasks:
+            results["bpr"] = median_time(mfkit.BPR(
+                factors=args.factors, iterations=args.bpr_epochs, num_threads=args.threads,
+                random_state=args.seed))
     return results
 
 
@@ -63,7 +68,7 @@ def run_variant(name: str, args) -> dict:
     command = [sys.executable, __file__, "--worker", "--users", str(args.users), "--items",
                str(args.items), "--density", str(args.density), "--factors", str(args.factors),
                "--iterations", str(args.iterations), "--bpr-epochs", str(args.bpr_epochs), "--threads", str(args.threads),
-               "--seed", str(args.seed)]
+               "--seed", str(args.seed), "--tasks", *args.tasks]
     output = subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
     return json.loads(output.strip().splitlines()[-1])
 
@@ -80,6 +85,7 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
     parser.add_argument("--native", help="directory holding an mfkit built with MFKIT_NATIVE=ON")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -105,7 +111,7 @@ def report(variants, args):
             if name == "native" and not result["native"]:
                 sys.exit(f"--native {args.native}: that mfkit is not a native build")
             kept = best.setdefault(name, result)
-            for task in ("als-cg", "als-cholesky", "bpr"):
+            for task in args.tasks:
                 kept[task] = min(kept[task], result[task])
 
     reference = "native" if args.native else "baseline"
@@ -113,12 +119,14 @@ def report(variants, args):
           f"{args.threads} threads, {args.iterations} ALS iterations, {args.bpr_epochs} BPR "
           f"epochs, best of {args.repeats}; ratios to {reference} "
           f"(load average {os.getloadavg()[0]:.1f}, {time.strftime('%Y-%m-%d')})\n")
-    print("| variant | level | ALS CG s/iter | ALS Cholesky s/iter | BPR s/epoch |")
-    print("|---|---|---:|---:|---:|")
+    headers = {"als-cg": "ALS CG s/iter", "als-cholesky": "ALS Cholesky s/iter",
+               "bpr": "BPR s/epoch"}
+    print("| variant | level | " + " | ".join(headers[task] for task in args.tasks) + " |")
+    print("|---|---|" + "---:|" * len(args.tasks))
     for name in variants:
         row = best[name]
         cells = [f"{row[task]:.3f} ({row[task] / best[reference][task]:.2f})"
-                 for task in ("als-cg", "als-cholesky", "bpr")]
+                 for task in args.tasks]
         print(f"| {name} | {row['level']} | " + " | ".join(cells) + " |", flush=True)
     print()
 

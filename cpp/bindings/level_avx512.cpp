@@ -6,11 +6,11 @@
 
 #if defined(__clang__)
 #pragma clang attribute push(                                                               \
-    __attribute__((target("avx512f,avx512cd,avx512vl,avx512bw,avx512dq,avx2,fma"))), \
+    __attribute__((target("avx512f,avx512cd,avx512vl,avx512bw,avx512dq,avx2,fma,bmi,bmi2,lzcnt,popcnt,f16c,movbe,sse4.2"))), \
     apply_to = function)
 #else
 #pragma GCC push_options
-#pragma GCC target("avx512f,avx512cd,avx512vl,avx512bw,avx512dq,avx2,fma")
+#pragma GCC target("avx512f,avx512cd,avx512vl,avx512bw,avx512dq,avx2,fma,bmi,bmi2,lzcnt,popcnt,f16c,movbe,sse4.2")
 #endif
 
 #include "level_bindings.hpp"
