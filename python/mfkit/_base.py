@@ -168,12 +168,12 @@ class Recommender:
         with -1 / -inf where a query has fewer candidates.
         """
         backend, threads = self._backend(), self._threads()
+        n_targets = len(targets) if subset is None else len(subset)
+        excluded = None if exclude is None else np.unique(exclude).astype(np.int32)
+        columns = min(N, n_targets - (0 if excluded is None else len(excluded)))
         if subset is None and len(queries) >= _FUSED_MIN_QUERIES:
             # Batches: scores and selection fused in the kernel, per block of queries (no
             # queries x targets score matrix; 1.6x the users/s of BLAS products + top-k here).
-            n_targets = len(targets)
-            excluded = None if exclude is None else np.unique(exclude).astype(np.int32)
-            columns = min(N, n_targets - (0 if excluded is None else len(excluded)))
             rows = None if exclude_rows is None else (exclude_rows.indptr, exclude_rows.indices)
             return backend.rank_rows(queries, self._transposed(targets), columns,
                                      num_threads=threads, exclude=rows, excluded_all=excluded)
@@ -182,9 +182,6 @@ class Recommender:
             position = np.full(len(targets), -1, dtype=np.int64)
             position[subset] = np.arange(len(subset))
             targets = targets[subset]
-        n_targets = len(targets)
-        excluded = None if exclude is None else np.unique(exclude)
-        columns = min(N, n_targets - (0 if excluded is None else len(excluded)))
         def rank_block(start, stop, block_threads):
             block_scores = queries[start:stop] @ targets.T
             if excluded is not None and len(excluded):
