@@ -10,13 +10,14 @@ import json
 import os
 import pickle
 import stat
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import mfkit
 from mfkit import NotFittedError
-from mfkit._persistence import load_model, model_registry, save_model
+from mfkit._persistence import load_model, save_model
 
 DTYPES = [np.float32, np.float64]
 DTYPE_IDS = ["f32", "f64"]
@@ -235,7 +236,7 @@ def test_saved_file_is_a_plain_npz_without_pickle(saved):
     meta_entry = contents["__mfkit__"]
     assert meta_entry.ndim == 0 and meta_entry.dtype.kind == "U"
     meta = json.loads(str(meta_entry[()]))
-    assert meta["format"] == 1
+    assert meta["format"] == 2
     assert meta["class"] == "ALS"
     assert meta["mfkit_version"] == mfkit.__version__
     assert meta["params"]["dtype"] == "float32"
@@ -369,9 +370,8 @@ def test_save_refuses_what_is_not_a_model(tmp_path):
 
 
 def test_registry_holds_every_exported_model():
-    registry = model_registry()
-    assert registry["ALS"] is mfkit.ALS
-    assert set(registry) == {
+    assert mfkit._registry.model_class("ALS") is mfkit.ALS
+    assert set(mfkit._registry.model_names()) == {
         name for name in mfkit.models.__all__
         if isinstance(getattr(mfkit.models, name), type)
         and issubclass(getattr(mfkit.models, name), mfkit._base.Recommender)
@@ -501,7 +501,7 @@ def test_unknown_class(saved):
     assert_load_fails(path, "class", "BPR9000")
 
 
-@pytest.mark.parametrize("value", [2, 0, "1", True, None, 1.0])
+@pytest.mark.parametrize("value", [3, 0, "1", True, None, 1.0])
 def test_unknown_format(saved, value):
     path, _ = saved
     tamper_metadata(path, lambda meta: meta.update({"format": value}))
@@ -581,3 +581,29 @@ def test_fortran_ordered_factors_load_as_c_contiguous(saved):
     loaded = load_model(path)
     assert loaded.user_factors.flags.c_contiguous and loaded.user_factors.flags.owndata
     assert loaded.user_factors.tobytes() == original.user_factors.tobytes()
+
+
+# ------------------------------------------------------------------ files of earlier releases
+FORMAT1 = Path(__file__).parent / "data" / "format1"
+
+
+@pytest.mark.parametrize("name", ["als", "bpr", "explicit", "nmf"])
+def test_format1_files_of_mfkit_0_1_still_load(name, tmp_path):
+    """Files written by mfkit 0.1.0 (format 1: fitted scalars as 0-d arrays) load, serve what
+    they served then (tests/data/format1/expected.json), and save again as format 2."""
+    expected = json.loads((FORMAT1 / "expected.json").read_text())[name]
+    model = mfkit.load(FORMAT1 / f"{name}.npz")
+    stored = np.load(FORMAT1 / f"{name}.npz")
+    np.testing.assert_array_equal(model.user_factors, stored["user_factors"])
+    ids, _ = model.recommend(np.arange(3), N=3, filter_already_liked_items=False)
+    assert ids.tolist() == expected["top3"]
+    for attribute in type(model)._fitted_scalars:
+        value = getattr(model, attribute)
+        assert type(value) in (int, float) and value == expected[attribute]
+    model.save(tmp_path / "again.npz")
+    again = mfkit.load(tmp_path / "again.npz")
+    assert json.loads(str(np.load(tmp_path / "again.npz")["__mfkit__"]))["format"] == 2
+    for attribute in type(model)._fitted_scalars:
+        assert getattr(again, attribute) == getattr(model, attribute)
+    assert again.recommend(np.arange(3), N=3, filter_already_liked_items=False)[0].tolist() \
+        == expected["top3"]

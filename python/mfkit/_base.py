@@ -1,18 +1,38 @@
-"""Common base of every mfkit model: scikit-learn style parameters and the serving API.
+"""Common base of every mfkit model: scikit-learn style parameters, the fit template and the
+serving API.
 
-A model provides ``user_factors`` / ``item_factors`` after ``fit`` and two hooks,
-``_fold_in_users(user_items)`` and ``_fold_in_items(item_users)``, that solve factors for given
-interaction rows with the other side fixed. Everything here (recommend, similar items and users,
-partial fits, save) is built on those.
+A model declares its constructor arguments in ``_parameter_constraints`` and fills in the hooks of
+the fit template (:meth:`Recommender._prepare`, :meth:`~Recommender._iterate`,
+:meth:`~Recommender._after_iteration`, :meth:`~Recommender._finish`); the template validates the
+arguments once, resolves ``random_state``, unwraps an ``Interactions`` (keeping its raw ids), runs
+the progress bar / timing / callback loop, and sets the fitted state. For serving, a model provides
+``user_factors`` / ``item_factors`` and two hooks, ``_fold_in_users(user_items)`` and
+``_fold_in_items(item_users)``, that solve factors for given interaction rows with the other side
+fixed. Everything else here (recommend, similar items and users, partial fits, save) is built on
+those. ``docs/architecture.md`` shows how to add a model.
 """
 from __future__ import annotations
 
 import inspect
+import time
+from typing import NamedTuple, Optional
 
 import numpy as np
 
+from . import _cpp, _registry, reference
+from ._params import validate_params
+from ._persistence import save_model
+from ._progress import progress_bar
 from ._threads import resolve_num_threads
-from ._validation import check_bool, check_ids, check_int, check_user_items
+from ._validation import (
+    check_bool,
+    check_callback,
+    check_ids,
+    check_int,
+    check_random_state,
+    check_user_items,
+)
+from .datasets import Interactions
 from .exceptions import NotFittedError
 
 # Scores computed per block of queries: bounds the memory of batch requests (~32 MB of float64).
@@ -24,20 +44,12 @@ _FUSED_MIN_QUERIES = 8
 
 def get_backend(name: str):
     """The module implementing the kernels for ``backend=name``."""
-    if name == "cpp":
-        from . import _cpp
-
-        return _cpp
-    from . import reference
-
-    return reference
+    return _cpp if name == "cpp" else reference
 
 
 def unwrap_interactions(user_items):
     """``(matrix, (user_ids, item_ids))`` for an ``mfkit.datasets.Interactions`` (its raw id maps
     are kept on the fitted model, and saved with it); ``(user_items, (None, None))`` otherwise."""
-    from .datasets import Interactions
-
     if isinstance(user_items, Interactions):
         return user_items.matrix, (user_items.user_ids, user_items.item_ids)
     return user_items, (None, None)
@@ -60,24 +72,54 @@ def _normalized(factors: np.ndarray) -> np.ndarray:
     return factors / np.where(norms > 0, norms, 1).astype(factors.dtype)
 
 
+class Step(NamedTuple):
+    """What :meth:`Recommender._after_iteration` reports about one iteration."""
+
+    value: object = None  # the callback's third argument (a loss, a stopping measure, a dict)
+    postfix: Optional[dict] = None  # shown next to the progress bar
+    stop: bool = False  # early stopping: no further iteration
+
+
 class Recommender:
-    """Base class. ``__init__`` of a subclass only stores its arguments; ``fit`` validates them."""
+    """Base class. ``__init__`` of a subclass only stores its arguments; ``fit`` validates them
+    against ``_parameter_constraints``."""
 
     # Fitted arrays written by save() and restored by mfkit.load().
     _fitted_arrays = ("user_factors", "item_factors")
+    # Fitted scalars (plain attributes), written into the saved file's JSON metadata.
+    _fitted_scalars: tuple = ()
+    # Format-1 files stored fitted scalars as 0-d arrays: {array name: attribute}.
+    _format1_scalars: dict = {}
+    # {constructor argument: constraint} (see mfkit._params); every argument has an entry.
+    _parameter_constraints: dict = {}
+    # The argument that bounds the number of fit iterations.
+    _iterations_parameter = "iterations"
+    _constructor_args: tuple = ()
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        signature = inspect.signature(cls.__init__)
+        cls._constructor_args = tuple(sorted(p for p in signature.parameters if p != "self"))
+        if cls.__module__.startswith("mfkit."):  # only mfkit's own models are saved and loaded
+            _registry.register(cls)
+
+    def __setattr__(self, name, value):
+        if name in self._constructor_args:  # validated again before its next use
+            self.__dict__.pop("_params", None)
+        object.__setattr__(self, name, value)
 
     # ------------------------------------------------------------------ scikit-learn protocol
     @classmethod
     def _param_names(cls):
-        signature = inspect.signature(cls.__init__)
-        return sorted(p for p in signature.parameters if p != "self")
+        return cls._constructor_args
 
     def get_params(self, deep: bool = True) -> dict:
         """Constructor arguments, as scikit-learn expects (so ``sklearn.base.clone`` works)."""
         return {name: getattr(self, name) for name in self._param_names()}
 
     def set_params(self, **params):
-        """Set constructor arguments; unknown names raise ``ValueError``."""
+        """Set constructor arguments; unknown names raise ``ValueError``. They are validated by
+        the next ``fit`` (for a fitted model, by the next call that uses them)."""
         valid = set(self._param_names())
         for name, value in params.items():
             if name not in valid:
@@ -92,6 +134,87 @@ class Recommender:
     def _check_fitted(self):
         if getattr(self, "user_factors", None) is None or getattr(self, "item_factors", None) is None:
             raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit first")
+
+    # ------------------------------------------------------------------ parameters
+    def _validate_params(self) -> dict:
+        """The constructor arguments checked against ``_parameter_constraints`` and
+        :meth:`_check_params`, as cleaned values."""
+        params = validate_params(self._parameter_constraints, self.get_params())
+        self._check_params(params)
+        return params
+
+    def _check_params(self, params: dict) -> None:
+        """Hook: rules between arguments (raise ``ValueError``); may complete ``params``."""
+
+    def _settings(self) -> dict:
+        """The validated constructor arguments, used by every serving call: those of the last
+        ``fit``, validated again only after an argument is assigned (``set_params``)."""
+        params = self.__dict__.get("_params")
+        if params is None:
+            params = self._params = self._validate_params()
+        return params
+
+    # ------------------------------------------------------------------ the fit template
+    def fit(self, user_items, callback=None, show_progress=True):
+        """Fit the model to ``user_items`` (see the model's class docstring); returns ``self``."""
+        self._fit(user_items, callback, show_progress)
+        return self
+
+    def _fit(self, data, callback, show_progress, **fit_inputs) -> None:
+        """Validate, prepare, iterate with progress bar, timing and callback, set fitted state.
+
+        ``callback(iteration, elapsed_seconds, value)`` follows every iteration with the 0-based
+        iteration, the seconds :meth:`_iterate` took and :attr:`Step.value`.
+        """
+        params = self._validate_params()
+        check_callback(callback)
+        show_progress = check_bool(show_progress, "show_progress")
+        rng = check_random_state(self.random_state)
+        self.__dict__.pop("_cache", None)
+        data, raw_ids = unwrap_interactions(data)
+        state = self._prepare(data, params, rng, **fit_inputs)
+        total = params[self._iterations_parameter]
+        bar = progress_bar(total, self._progress_label(params), show_progress)
+        done = 0
+        try:
+            for iteration in range(total):
+                start = time.perf_counter()
+                self._iterate(state, iteration)
+                elapsed = time.perf_counter() - start
+                step = self._after_iteration(state, iteration)
+                done = iteration + 1
+                bar.update(**(step.postfix or {}))
+                if callback is not None:
+                    callback(iteration, elapsed, step.value)
+                if step.stop:
+                    break
+        finally:
+            bar.close()
+        fitted = self._finish(state, done)
+        self.__dict__.pop("_cache", None)
+        for name, value in fitted.items():
+            setattr(self, name, value)
+        self.user_ids, self.item_ids = raw_ids
+        self._params = params
+
+    def _progress_label(self, params: dict) -> str:
+        return type(self).__name__
+
+    def _prepare(self, data, params: dict, rng: np.random.Generator, **fit_inputs):
+        """Hook: validate ``data`` and build the fit state (initial factors, kernel inputs)."""
+        raise NotImplementedError
+
+    def _iterate(self, state, iteration: int) -> None:
+        """Hook: one iteration (timed)."""
+        raise NotImplementedError
+
+    def _after_iteration(self, state, iteration: int) -> Step:
+        """Hook: measure the iteration (not timed): loss, stopping rule, divergence checks."""
+        return Step()
+
+    def _finish(self, state, iterations: int) -> dict:
+        """Hook: ``{fitted attribute: value}`` once ``iterations`` iterations ran."""
+        raise NotImplementedError
 
     # ------------------------------------------------------------------ hooks and caches
     def _fold_in_users(self, user_items) -> np.ndarray:
@@ -142,10 +265,10 @@ class Recommender:
         return state
 
     def _threads(self) -> int:
-        return resolve_num_threads(check_int(getattr(self, "num_threads", 0), "num_threads", 0))
+        return resolve_num_threads(self._settings()["num_threads"])
 
     def _backend(self):
-        return get_backend(getattr(self, "backend", "cpp"))
+        return get_backend(self._settings()["backend"])
 
     def _interaction_rows(self, rows, count: int, columns: int, name: str, what: str):
         """Validated CSR with one row per requested id (``count``) and ``columns`` columns."""
@@ -380,6 +503,4 @@ class Recommender:
     # ------------------------------------------------------------------ persistence
     def save(self, path):
         """Write the fitted model to ``path`` (an ``.npz`` file); read it with ``mfkit.load``."""
-        from ._persistence import save_model
-
         save_model(self, path)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _simd
-from ._validation import CsrArrays
+from ._containers import BprIndex, CsrArrays
 
 
 def _kernel(name: str, dtype: np.dtype):
@@ -134,7 +134,6 @@ def explicit_als_solve_rows(matrix: CsrArrays, fixed: np.ndarray, fixed_bias: np
 def bpr_index(positives: CsrArrays):
     """What the BPR sampler reads besides the CSR arrays: the row of every stored entry and the
     membership filter of the (user, item) pairs (speed only: results do not depend on it)."""
-    from .reference.bpr import BprIndex
 
     entry_rows = np.repeat(np.arange(positives.shape[0], dtype=np.int32),
                            np.diff(positives.indptr))

@@ -1,6 +1,6 @@
 """Saving fitted models to one ``.npz`` file and loading them back, without pickle.
 
-File format (``format`` 1)
+File format (``format`` 2)
 --------------------------
 An uncompressed numpy ``.npz`` archive holding
 
@@ -8,11 +8,18 @@ An uncompressed numpy ``.npz`` archive holding
   ``("user_factors", "item_factors")``); list attributes such as ``loss_history`` are stored as
   1-D float64 arrays and come back as lists of floats;
 - ``__mfkit__``: a 0-d unicode array holding the JSON text
-  ``{"format": 1, "mfkit_version": ..., "class": "ALS", "params": {...}}``, where ``params`` are
-  the model's ``get_params()``: ``dtype`` as its name (``"float32"``), ``random_state`` only when
-  it is ``None`` or an int (a ``numpy.random.Generator`` or ``SeedSequence`` is stored as
-  ``null``: the fitted factors are saved, only a later refit of the loaded model draws new
-  initial factors).
+  ``{"format": 2, "mfkit_version": ..., "class": "ALS", "params": {...}, "fitted": {...}}``,
+  where ``params`` are the model's ``get_params()``: ``dtype`` as its name (``"float32"``),
+  ``random_state`` only when it is ``None`` or an int (a ``numpy.random.Generator`` or
+  ``SeedSequence`` is stored as ``null``: the fitted factors are saved, only a later refit of the
+  loaded model draws new initial factors); and ``fitted`` holds the fitted scalars the class
+  declares in ``_fitted_scalars`` (e.g. NMF's ``n_iter_``).
+
+Format 1 (mfkit 0.1.0) stored the fitted scalars as 0-d arrays named in the class's
+``_format1_scalars`` (``{array name: attribute}``); such files still load.
+
+Model classes are looked up by name in :mod:`mfkit._registry` (every model registers itself), so
+this module imports no model.
 
 Loading never unpickles anything (``allow_pickle=False``) and checks everything it reads, so a
 damaged or hand-made file gives a ``ValueError`` naming the file instead of a broken model.
@@ -30,12 +37,14 @@ import zlib
 
 import numpy as np
 
+from . import _registry
 from ._version import __version__
 from .exceptions import NotFittedError
 
-__all__ = ["save_model", "load_model", "model_registry", "FORMAT_VERSION"]
+__all__ = ["save_model", "load_model", "FORMAT_VERSION"]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_FORMATS = (1, 2)
 METADATA_KEY = "__mfkit__"
 SUFFIX = ".npz"
 
@@ -51,23 +60,6 @@ _ID_ARRAYS = {"user_ids": "user_factors", "item_ids": "item_factors"}
 # What reading a damaged archive can raise from zipfile / zlib / numpy.
 _READ_ERRORS = (zipfile.BadZipFile, EOFError, OSError, ValueError, zlib.error, struct.error,
                 NotImplementedError, RuntimeError, KeyError, IndexError, TypeError, OverflowError)
-
-
-# ------------------------------------------------------------------------------------ registry
-def model_registry() -> dict:
-    """``{class name: class}`` of every model exported in ``mfkit.models.__all__``.
-
-    Built on each call, so a model added to ``mfkit.models`` is found without touching this file.
-    """
-    from . import models
-    from ._base import Recommender
-
-    registry = {}
-    for name in getattr(models, "__all__", ()):
-        obj = getattr(models, name, None)
-        if isinstance(obj, type) and issubclass(obj, Recommender):
-            registry[obj.__name__] = obj
-    return registry
 
 
 def _fitted_array_names(cls_or_model) -> tuple:
@@ -188,15 +180,11 @@ def save_model(model, path) -> None:
     TypeError
         ``model`` is not an mfkit model, or a parameter cannot be stored in JSON.
     """
-    from ._base import Recommender
-
     fspath = _check_path(path)
-    if not isinstance(model, Recommender):
-        raise TypeError(f"model must be an mfkit model, got {type(model).__name__}")
     cls = type(model)
-    if model_registry().get(cls.__name__) is not cls:
-        raise TypeError(
-            f"cannot save a {cls.__name__}: only the models in mfkit.models can be saved")
+    if _registry.model_class(cls.__name__) is not cls:
+        raise TypeError(f"model must be one of mfkit's models ({', '.join(_registry.model_names())}"
+                        f"), got {cls.__name__}")
 
     names = _fitted_array_names(model)
     arrays = _fitted_arrays_of(model, names)
@@ -207,7 +195,7 @@ def save_model(model, path) -> None:
     params = _json_params(model)
     _check_model_state(cls, params, arrays, where="the model")
     metadata = {"format": FORMAT_VERSION, "mfkit_version": __version__,
-                "class": cls.__name__, "params": params}
+                "class": cls.__name__, "params": params, "fitted": _fitted_scalars_of(model)}
     text = json.dumps(metadata, allow_nan=False, sort_keys=True)
     arrays[METADATA_KEY] = np.array(text, dtype=np.str_)
     _write_atomically(fspath, arrays)
@@ -276,11 +264,10 @@ def load_model(path):
         raise ValueError(
             f"{name} is not an mfkit model file: it has no {METADATA_KEY!r} metadata entry")
     metadata = _parse_metadata(arrays.pop(METADATA_KEY), name)
-    registry = model_registry()
     class_name = metadata.get("class")
-    cls = registry.get(class_name) if isinstance(class_name, str) else None
+    cls = _registry.model_class(class_name) if isinstance(class_name, str) else None
     if cls is None:
-        known = ", ".join(sorted(registry))
+        known = ", ".join(_registry.model_names())
         raise ValueError(
             f"{name} holds a model of unknown class {class_name!r} (this mfkit knows: {known})")
     params = _decode_params(metadata.get("params"), name)
@@ -294,24 +281,60 @@ def load_model(path):
     fitted = {n: arrays[n] for n in names}
     fitted.update({n: arrays[n] for n in _ID_ARRAYS if n in arrays})
     _check_model_state(cls, params, fitted, where=name)
+    scalars = _read_fitted_scalars(cls, metadata, arrays, name)
 
     try:
         model = cls(**params)
     except TypeError as exc:
         raise ValueError(f"{name} has parameters {cls.__name__} does not accept: {exc}") from None
-    validate = getattr(model, "_validated_params", None)
-    if validate is not None:
-        try:
-            validate()
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"{name} holds invalid parameters: {exc}") from None
+    try:
+        model._validate_params()
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} holds invalid parameters: {exc}") from None
 
     for attribute, array in fitted.items():
         if attribute in _LIST_ATTRIBUTES:
             setattr(model, attribute, [float(x) for x in array.astype(np.float64)])
         else:
             setattr(model, attribute, _owned_c_array(array))
+    for attribute, value in scalars.items():
+        setattr(model, attribute, value)
     return model
+
+
+def _fitted_scalars_of(model) -> dict:
+    scalars = {}
+    for name in type(model)._fitted_scalars:
+        value = getattr(model, name, None)
+        if value is None:
+            raise NotFittedError(f"this {type(model).__name__} is not fitted yet (it has no "
+                                 f"{name}); call fit before save")
+        scalars[name] = _json_scalar(name, value)
+    return scalars
+
+
+def _read_fitted_scalars(cls, metadata: dict, arrays: dict, name) -> dict:
+    """The fitted scalars: from the JSON metadata (format 2) or 0-d arrays (format 1)."""
+    if metadata["format"] == 1:
+        found = {}
+        for array_name, attribute in cls._format1_scalars.items():
+            array = arrays.get(array_name)
+            if array is None or array.ndim != 0:
+                raise _invalid(name, f"{array_name} must be a 0-d array")
+            found[attribute] = array.item()
+    else:
+        found = metadata.get("fitted")
+        if not isinstance(found, dict):
+            raise _invalid(name, "'fitted' must be a JSON object")
+    scalars = {}
+    for attribute in cls._fitted_scalars:
+        value = found.get(attribute)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+                not np.isfinite(value):
+            raise _invalid(name, f"fitted value {attribute} must be a finite number, got "
+                                 f"{value!r}")
+        scalars[attribute] = value
+    return scalars
 
 
 def _owned_c_array(array: np.ndarray) -> np.ndarray:
@@ -393,10 +416,10 @@ def _parse_metadata(entry, name) -> dict:
     if not isinstance(metadata, dict):
         raise _invalid(name, f"{METADATA_KEY!r} must be a JSON object")
     fmt = metadata.get("format")
-    if type(fmt) is not int or fmt != FORMAT_VERSION:
+    if type(fmt) is not int or fmt not in READABLE_FORMATS:
         raise ValueError(
             f"{name} has model file format {fmt!r}, which mfkit {__version__} cannot read "
-            f"(it reads format {FORMAT_VERSION})")
+            f"(it reads formats {', '.join(map(str, READABLE_FORMATS))})")
     return metadata
 
 

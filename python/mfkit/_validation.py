@@ -2,22 +2,14 @@
 from __future__ import annotations
 
 import numbers
-import warnings
-from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
 
+from ._containers import CsrArrays
+from ._warnings import warn_caller
+
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-
-
-class CsrArrays(NamedTuple):
-    """The arrays the C++ core reads: int64 row pointers, int32 column indices, model-dtype data."""
-
-    indptr: np.ndarray
-    indices: np.ndarray
-    data: np.ndarray
-    shape: tuple
 
 
 C_INT_MAX = 2**31 - 1
@@ -107,12 +99,8 @@ def _as_csr(matrix, name: str):
     (pointing at the code that called ``fit``)."""
     if matrix.format == "csr":
         return matrix
-    warnings.warn(
-        f"{name} is in {matrix.format.upper()} format; converting to CSR (one copy). "
-        "Pass a scipy.sparse CSR matrix to avoid this.",
-        UserWarning,
-        stacklevel=4,
-    )
+    warn_caller(f"{name} is in {matrix.format.upper()} format; converting to CSR (one copy). "
+                "Pass a scipy.sparse CSR matrix to avoid this.")
     return matrix.tocsr()
 
 
@@ -207,23 +195,6 @@ def check_str(value, name: str, allow_none: bool = False):
 
 
 # ---------------------------------------------------------------------- explicit ratings
-class RatingBlocks(NamedTuple):
-    """Observed ratings as (user, item, rating) triplets grouped in a ``grid × grid`` array of
-    blocks, the layout of the stratified SGD kernels (``mfkit/explicit_mf.hpp``).
-
-    Block ``ub * grid + ib`` holds entries ``block_ptr[b] : block_ptr[b + 1]``, all with
-    ``user_block[user] == ub`` and ``item_block[item] == ib``.
-    """
-
-    users: np.ndarray  # int32 (nnz,)
-    items: np.ndarray  # int32 (nnz,)
-    ratings: np.ndarray  # model dtype (nnz,)
-    block_ptr: np.ndarray  # int64 (grid * grid + 1,)
-    user_block: np.ndarray  # int32 (n_users,)
-    item_block: np.ndarray  # int32 (n_items,)
-    grid: int
-
-
 def _ratings_structure(matrix, name: str) -> None:
     """Shape, index and value checks shared by the rating matrices (raises, never fixes)."""
     if matrix.ndim != 2:

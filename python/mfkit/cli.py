@@ -60,7 +60,7 @@ def _make_model(args):
         if dest not in params:
             raise CommandError(f"{_FLAGS[dest][0]} does not apply to --model {args.model}")
     model = getattr(models, class_name)(**given)
-    model._validated_params()  # bad flags fail before any work
+    model._validate_params()  # bad flags fail before any work
     return model
 
 

@@ -1,26 +1,17 @@
 """Implicit-feedback alternating least squares (Hu, Koren & Volinsky, ICDM 2008)."""
 from __future__ import annotations
 
-import time
+from types import SimpleNamespace
 
 import numpy as np
+import scipy.linalg
 
-from .._base import Recommender, get_backend, unwrap_interactions
-from .._progress import progress_bar
+from .._base import Recommender, Step, get_backend
+from .._params import BACKEND, THREADS, Boolean, DType, Integer, Options, RandomState, Real
 from .._threads import resolve_num_threads
+from .._validation import check_ids, check_int, check_user_items, csr_arrays
 from ..exceptions import NumericalError
-from .._validation import (
-    check_bool,
-    check_ids,
-    check_callback,
-    check_choice,
-    check_dtype,
-    check_float,
-    check_int,
-    check_random_state,
-    check_user_items,
-    csr_arrays,
-)
+from ..reference.als import confidence, row_regularization
 
 
 class ALS(Recommender):
@@ -84,6 +75,20 @@ class ALS(Recommender):
     """
 
     _fitted_arrays = ("user_factors", "item_factors", "loss_history")
+    _parameter_constraints = {
+        "factors": Integer(1),
+        "regularization": Real(0.0),
+        "alpha": Real(0.0),
+        "iterations": Integer(1),
+        "solver": Options("cg", "cholesky"),
+        "cg_steps": Integer(1),
+        "regularization_exponent": Real(0.0),
+        "dtype": DType(),
+        "random_state": RandomState(),
+        "num_threads": THREADS,
+        "backend": BACKEND,
+        "calculate_training_loss": Boolean(),
+    }
 
     def __init__(self, factors=64, regularization=15.0, alpha=2.0, iterations=15, solver="cg",
                  cg_steps=3, regularization_exponent=0.0, dtype=np.float32, random_state=None,
@@ -100,23 +105,6 @@ class ALS(Recommender):
         self.num_threads = num_threads
         self.backend = backend
         self.calculate_training_loss = calculate_training_loss
-
-    def _validated_params(self) -> dict:
-        return dict(
-            factors=check_int(self.factors, "factors", 1),
-            regularization=check_float(self.regularization, "regularization", 0.0),
-            alpha=check_float(self.alpha, "alpha", 0.0),
-            iterations=check_int(self.iterations, "iterations", 1),
-            solver=check_choice(self.solver, "solver", ("cg", "cholesky")),
-            cg_steps=check_int(self.cg_steps, "cg_steps", 1),
-            regularization_exponent=check_float(
-                self.regularization_exponent, "regularization_exponent", 0.0),
-            dtype=check_dtype(self.dtype),
-            num_threads=check_int(self.num_threads, "num_threads", 0),
-            backend=check_choice(self.backend, "backend", ("cpp", "reference")),
-            calculate_training_loss=check_bool(
-                self.calculate_training_loss, "calculate_training_loss"),
-        )
 
     def _initial_factors(self, rng: np.random.Generator, rows: int, factors: int, dtype):
         """Small Gaussian factors, std 0.1/√k (Rendle et al., RecSys 2022)."""
@@ -144,56 +132,45 @@ class ALS(Recommender):
         -------
         self
         """
-        params = self._validated_params()
-        check_callback(callback)
-        show_progress = check_bool(show_progress, "show_progress")
-        rng = check_random_state(self.random_state)
-        self.__dict__.pop("_cache", None)
+        return super().fit(user_items, callback, show_progress)
+
+    def _prepare(self, user_items, params, rng):
         dtype, k = params["dtype"], params["factors"]
-        user_items, raw_ids = unwrap_interactions(user_items)
         user_items = check_user_items(user_items, dtype)
         by_user = csr_arrays(user_items)
         by_item = csr_arrays(user_items.T.tocsr())
         n_users, n_items = user_items.shape
         self._check_row_regularization(params, by_user, by_item)
-
         user_factors = self._initial_factors(rng, n_users, k, dtype)
         item_factors = self._initial_factors(rng, n_items, k, dtype)
-        backend = get_backend(params["backend"])
-        solve = dict(
-            regularization=params["regularization"],
-            regularization_exponent=params["regularization_exponent"],
-            alpha=params["alpha"],
-            solver=params["solver"],
-            cg_steps=params["cg_steps"],
-            num_threads=resolve_num_threads(params["num_threads"]),
-        )
-        loss_args = {key: solve[key] for key in
-                     ("regularization", "regularization_exponent", "alpha", "num_threads")}
+        return SimpleNamespace(by_user=by_user, by_item=by_item, user_factors=user_factors,
+                               item_factors=item_factors, backend=get_backend(params["backend"]),
+                               options=self._solve_options(params), solver=params["solver"],
+                               cg_steps=params["cg_steps"], loss_history=[],
+                               calculate_loss=params["calculate_training_loss"])
 
-        loss_history = []
-        bar = progress_bar(params["iterations"], "ALS", show_progress)
-        try:
-            for iteration in range(params["iterations"]):
-                start = time.perf_counter()
-                backend.als_half_sweep(by_user, item_factors, user_factors, **solve)
-                backend.als_half_sweep(by_item, user_factors, item_factors, **solve)
-                elapsed = time.perf_counter() - start
-                loss = None
-                if params["calculate_training_loss"]:
-                    loss = backend.als_loss(by_user, user_factors, item_factors, **loss_args)
-                    loss_history.append(loss)
-                bar.update(**({} if loss is None else {"loss": loss}))
-                if callback is not None:
-                    callback(iteration, elapsed, loss)
-        finally:
-            bar.close()
+    @staticmethod
+    def _solve_options(params) -> dict:
+        return dict(regularization=params["regularization"],
+                    regularization_exponent=params["regularization_exponent"],
+                    alpha=params["alpha"], num_threads=resolve_num_threads(params["num_threads"]))
 
-        self.user_factors = user_factors
-        self.item_factors = item_factors
-        self.loss_history = loss_history
-        self.user_ids, self.item_ids = raw_ids
-        return self
+    def _iterate(self, state, iteration):
+        solve = dict(state.options, solver=state.solver, cg_steps=state.cg_steps)
+        state.backend.als_half_sweep(state.by_user, state.item_factors, state.user_factors, **solve)
+        state.backend.als_half_sweep(state.by_item, state.user_factors, state.item_factors, **solve)
+
+    def _after_iteration(self, state, iteration):
+        if not state.calculate_loss:
+            return Step()
+        loss = state.backend.als_loss(state.by_user, state.user_factors, state.item_factors,
+                                      **state.options)
+        state.loss_history.append(loss)
+        return Step(loss, {"loss": loss})
+
+    def _finish(self, state, iterations):
+        return dict(user_factors=state.user_factors, item_factors=state.item_factors,
+                    loss_history=state.loss_history)
 
     @staticmethod
     def _check_row_regularization(params, *matrices):
@@ -202,7 +179,7 @@ class ALS(Recommender):
         if exponent == 0:
             return
         longest = max(int(np.diff(m.indptr).max(initial=0)) for m in matrices)
-        largest = params["regularization"] * float(longest) ** exponent
+        largest = row_regularization(params["regularization"], exponent, float(longest))
         if not largest < np.finfo(params["dtype"]).max / 1e3:
             raise ValueError(
                 f"regularization * n**regularization_exponent overflows {params['dtype']} for the "
@@ -212,18 +189,14 @@ class ALS(Recommender):
     # ------------------------------------------------------------------ serving hooks
     def _fold_in(self, rows, fixed: np.ndarray, side: str) -> np.ndarray:
         """Exact solves x = (FᵀC F + λI)⁻¹ FᵀC p for the given rows, F = ``fixed`` (cached FᵀF)."""
-        params = self._validated_params()
-        backend = get_backend(params["backend"])
-        threads = resolve_num_threads(params["num_threads"])
+        params = self._settings()
+        backend, threads = self._backend(), self._threads()
         fixed_gram = self._cached(f"{side}_gram", fixed,
                                   lambda f: backend.gram(f, num_threads=threads))
         solved = np.zeros((rows.shape[0], fixed.shape[1]), dtype=fixed.dtype)
-        backend.als_solve_rows(
-            csr_arrays(rows), fixed, fixed_gram, solved,
-            regularization=params["regularization"],
-            regularization_exponent=params["regularization_exponent"],
-            alpha=params["alpha"], solver="cholesky", cg_steps=1, num_threads=threads,
-        )
+        options = dict(self._solve_options(params), num_threads=threads)
+        backend.als_solve_rows(csr_arrays(rows), fixed, fixed_gram, solved, solver="cholesky",
+                               cg_steps=1, **options)
         return solved
 
     def _fold_in_users(self, user_items) -> np.ndarray:
@@ -263,8 +236,6 @@ class ALS(Recommender):
         user_weights : tuple
             ``scipy.linalg.cho_factor`` of ``W_u⁻¹``, to pass back in.
         """
-        import scipy.linalg
-
         self._check_fitted()
         check_ids(userid, "userid")
         n_items = len(self.item_factors)
@@ -272,18 +243,17 @@ class ALS(Recommender):
         if not scalar:
             raise ValueError("itemid must be a single id (call again with user_weights for more)")
         N = check_int(N, "N", 1)
-        params = self._validated_params()
+        params = self._settings()
         row = self._interaction_rows(user_items, 1, n_items, "user_items", "userid")
         liked_items, r = row.indices, row.data.astype(np.float64)
         Y = self.item_factors.astype(np.float64)
-        confidence = 1 + params["alpha"] * np.abs(r)
+        c = confidence(r, params["alpha"])
         if user_weights is None:
-            count = len(liked_items)
-            lam = params["regularization"] * (count ** params["regularization_exponent"]
-                                              if params["regularization_exponent"] else 1.0)
+            lam = row_regularization(params["regularization"], params["regularization_exponent"],
+                                     len(liked_items))
             Yu = Y[liked_items]
             A = self._cached("item_gram64", self.item_factors, lambda f: Y.T @ Y).copy()
-            A += Yu.T @ ((confidence - 1)[:, None] * Yu)
+            A += Yu.T @ ((c - 1)[:, None] * Yu)
             A[np.diag_indices_from(A)] += lam
             try:
                 user_weights = scipy.linalg.cho_factor(A)
@@ -295,7 +265,7 @@ class ALS(Recommender):
             raise ValueError("user_weights must be the tuple returned by a previous explain call")
         weighted = scipy.linalg.cho_solve(user_weights, Y[item[0]])  # W_u y_i
         liked = r > 0
-        contribution = (Y[liked_items[liked]] @ weighted) * confidence[liked]
+        contribution = (Y[liked_items[liked]] @ weighted) * c[liked]
         order = np.argsort(-np.abs(contribution), kind="stable")[:N]
         pairs = [(int(liked_items[liked][j]), float(contribution[j])) for j in order]
         return float(contribution.sum()), pairs, user_weights
@@ -303,16 +273,13 @@ class ALS(Recommender):
     def loss(self, user_items) -> float:
         """The objective of the fitted factors on ``user_items`` (same validation as ``fit``)."""
         self._check_fitted()
-        params = self._validated_params()
+        params = self._settings()
         matrix = check_user_items(user_items, params["dtype"])
         if matrix.shape != (len(self.user_factors), len(self.item_factors)):
             raise ValueError(
                 f"user_items has shape {matrix.shape}, but the model was fitted on "
                 f"{(len(self.user_factors), len(self.item_factors))}"
             )
-        return get_backend(params["backend"]).als_loss(
+        return self._backend().als_loss(
             csr_arrays(matrix), self.user_factors, self.item_factors,
-            regularization=params["regularization"],
-            regularization_exponent=params["regularization_exponent"],
-            alpha=params["alpha"], num_threads=resolve_num_threads(params["num_threads"]),
-        )
+            **dict(self._solve_options(params), num_threads=self._threads()))

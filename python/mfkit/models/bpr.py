@@ -1,25 +1,15 @@
 """Bayesian Personalized Ranking (Rendle, Freudenthaler, Gantner & Schmidt-Thieme, UAI 2009)."""
 from __future__ import annotations
 
-import time
+from types import SimpleNamespace
 
 import numpy as np
 
-from .._base import Recommender, get_backend, unwrap_interactions
-from .._progress import progress_bar
+from .._base import Recommender, Step, get_backend
+from .._containers import CsrArrays
+from .._params import BACKEND, THREADS, Boolean, DType, Integer, Options, RandomState, Real
 from .._threads import resolve_num_threads
-from .._validation import (
-    C_INT_MAX,
-    CsrArrays,
-    check_bool,
-    check_callback,
-    check_choice,
-    check_dtype,
-    check_float,
-    check_int,
-    check_random_state,
-    check_user_items,
-)
+from .._validation import C_INT_MAX, check_user_items
 from ..exceptions import NumericalError
 
 
@@ -132,6 +122,18 @@ class BPR(Recommender):
     """
 
     _fitted_arrays = ("user_factors", "item_factors", "item_bias", "item_popularity")
+    _parameter_constraints = {
+        "factors": Integer(1),
+        "learning_rate": Real(0.0, strict=True),
+        "regularization": Real(0.0),
+        "iterations": Integer(1),
+        "verify_negative_samples": Boolean(),
+        "negative_sampling": Options("uniform", "popularity"),
+        "dtype": DType(),
+        "random_state": RandomState(),
+        "num_threads": THREADS,
+        "backend": BACKEND,
+    }
 
     def __init__(self, factors=64, learning_rate=0.05, regularization=0.005, iterations=200,
                  verify_negative_samples=True, negative_sampling="uniform", dtype=np.float32,
@@ -147,29 +149,13 @@ class BPR(Recommender):
         self.num_threads = num_threads
         self.backend = backend
 
-    def _validated_params(self) -> dict:
-        learning_rate = check_float(self.learning_rate, "learning_rate", 0.0)
-        if learning_rate <= 0:
-            raise ValueError(f"learning_rate must be > 0, got {learning_rate}")
-        regularization = check_float(self.regularization, "regularization", 0.0)
+    def _check_params(self, params):
+        learning_rate, regularization = params["learning_rate"], params["regularization"]
         if not learning_rate * regularization < 1:
             raise ValueError(
                 f"learning_rate * regularization must be < 1 (each step shrinks the factors by "
                 f"that fraction), got learning_rate={learning_rate}, "
                 f"regularization={regularization}")
-        return dict(
-            factors=check_int(self.factors, "factors", 1),
-            learning_rate=learning_rate,
-            regularization=regularization,
-            iterations=check_int(self.iterations, "iterations", 1),
-            verify_negative_samples=check_bool(self.verify_negative_samples,
-                                               "verify_negative_samples"),
-            negative_sampling=check_choice(self.negative_sampling, "negative_sampling",
-                                           ("uniform", "popularity")),
-            dtype=check_dtype(self.dtype),
-            num_threads=check_int(self.num_threads, "num_threads", 0),
-            backend=check_choice(self.backend, "backend", ("cpp", "reference")),
-        )
 
     def _initial_factors(self, rng: np.random.Generator, rows: int, factors: int, dtype):
         """Small Gaussian factors, std 0.1/√k (as ALS), in a 64-byte aligned array."""
@@ -215,59 +201,52 @@ class BPR(Recommender):
         mfkit.NumericalError
             The factors diverged (learning rate too large): see the class notes.
         """
-        params = self._validated_params()
-        check_callback(callback)
-        show_progress = check_bool(show_progress, "show_progress")
-        rng = check_random_state(self.random_state)
-        self.__dict__.pop("_cache", None)
+        return super().fit(user_items, callback, show_progress)
+
+    def _prepare(self, user_items, params, rng):
         dtype, k = params["dtype"], params["factors"]
-        user_items, raw_ids = unwrap_interactions(user_items)
         matrix = check_user_items(user_items, dtype)
         n_users, n_items = matrix.shape
         if n_users > C_INT_MAX:
             raise ValueError(f"user_items has too many rows ({n_users}); at most 2**31 - 1")
         positives = positive_entries(matrix)
         backend = get_backend(params["backend"])
-        index = backend.bpr_index(positives)
-        popularity = np.bincount(positives.indices, minlength=n_items).astype(np.int64)
-
         user_factors = self._initial_factors(rng, n_users, k, dtype)
         item_factors = self._initial_factors(rng, n_items, k, dtype)
-        item_bias = np.zeros(n_items, dtype=dtype)
-        seeds = rng.integers(0, 2**63, size=params["iterations"], dtype=np.int64)
-        options = self._sgd_options(params)
+        return SimpleNamespace(
+            positives=positives, index=backend.bpr_index(positives), backend=backend,
+            popularity=np.bincount(positives.indices, minlength=n_items).astype(np.int64),
+            user_factors=user_factors, item_factors=item_factors,
+            item_bias=np.zeros(n_items, dtype=dtype),
+            seeds=rng.integers(0, 2**63, size=params["iterations"], dtype=np.int64),
+            options=self._sgd_options(params), params=params, stats=None)
 
-        bar = progress_bar(params["iterations"], "BPR", show_progress)
-        try:
-            for epoch in range(params["iterations"]):
-                start = time.perf_counter()
-                stats = backend.bpr_epoch(positives, index, user_factors, item_factors,
-                                          item_bias, seed=int(seeds[epoch]), **options)
-                elapsed = time.perf_counter() - start
-                if not stats["finite"]:
-                    raise self._diverged(f"in epoch {epoch}", params)
-                info = self._epoch_info(stats)
-                bar.update(auc=info["auc"])
-                if callback is not None:
-                    callback(epoch, elapsed, info)
-        finally:
-            bar.close()
+    def _iterate(self, state, iteration):
+        state.stats = state.backend.bpr_epoch(
+            state.positives, state.index, state.user_factors, state.item_factors, state.item_bias,
+            seed=int(state.seeds[iteration]), **state.options)
+
+    def _after_iteration(self, state, iteration):
+        if not state.stats["finite"]:
+            raise self._diverged(f"in epoch {iteration}", state.params)
+        info = self._epoch_info(state.stats)
+        return Step(info, {"auc": info["auc"]})
+
+    def _finish(self, state, iterations):
+        user_factors, item_factors, item_bias = state.user_factors, state.item_factors, \
+            state.item_bias
         if not (np.isfinite(user_factors).all() and np.isfinite(item_factors).all()
                 and np.isfinite(item_bias).all()):
-            raise self._diverged("", params)
-
-        user_factors[np.diff(positives.indptr) == 0] = 0
-        if params["negative_sampling"] == "popularity":
+            raise self._diverged("", state.params)
+        user_factors[np.diff(state.positives.indptr) == 0] = 0
+        popularity = state.popularity
+        if state.params["negative_sampling"] == "popularity":
             unseen = popularity == 0
             if unseen.any():
                 item_factors[unseen] = 0
                 item_bias[unseen] = item_bias[~unseen].min() if (~unseen).any() else 0
-        self.user_factors = user_factors
-        self.item_factors = item_factors
-        self.item_bias = item_bias
-        self.item_popularity = popularity
-        self.user_ids, self.item_ids = raw_ids
-        return self
+        return dict(user_factors=user_factors, item_factors=item_factors, item_bias=item_bias,
+                    item_popularity=popularity)
 
     @staticmethod
     def _epoch_info(stats) -> dict:
@@ -299,12 +278,12 @@ class BPR(Recommender):
         factors and biases fixed, from ``x_u = 0`` (each epoch as many triples as the row has
         positives, negatives sampled as in training). Deterministic: a row's result depends only
         on the row, the fitted items and ``random_state`` (not on the other rows requested)."""
-        params = self._validated_params()
+        params = self._settings()
         rows = positive_entries(user_items)
         solved = np.zeros((rows.shape[0], self.item_factors.shape[1]),
                           dtype=self.item_factors.dtype)
         cumulative = np.cumsum(np.asarray(self.item_popularity, dtype=np.int64))
-        stats = get_backend(params["backend"]).bpr_fold_in(
+        stats = self._backend().bpr_fold_in(
             rows, self.item_factors, np.ascontiguousarray(self.item_bias, dtype=solved.dtype),
             cumulative, solved, epochs=params["iterations"], seed=self._fold_in_seed(),
             **self._sgd_options(params))

@@ -2,29 +2,17 @@
 ALS-WR (Zhou et al. 2008), for star ratings where a missing value means "unknown"."""
 from __future__ import annotations
 
-import time
 import warnings
+from types import SimpleNamespace
 from typing import NamedTuple
 
 import numpy as np
 
-from .._base import Recommender, get_backend, unwrap_interactions
-from .._progress import progress_bar
+from .._base import Recommender, Step, get_backend
+from .._containers import CsrArrays, RatingBlocks
+from .._params import BACKEND, THREADS, Boolean, DType, Integer, Options, RandomState, Real
 from .._threads import resolve_num_threads
-from .._validation import (
-    CsrArrays,
-    RatingBlocks,
-    check_bool,
-    check_callback,
-    check_choice,
-    check_dtype,
-    check_float,
-    check_ids,
-    check_int,
-    check_random_state,
-    check_ratings,
-    csr_arrays,
-)
+from .._validation import check_bool, check_ids, check_ratings, csr_arrays
 from ..exceptions import NumericalError
 
 # Stratified parallel SGD: users and items are each split into `grid` blocks, with
@@ -38,13 +26,6 @@ SGD_BLOCK_RATINGS = 2048
 
 # Pairs per chunk in predict (bounds the temporary (pairs, factors) arrays).
 _PREDICT_CHUNK = 1 << 16
-
-
-def _positive(value, name: str) -> float:
-    value = check_float(value, name, 0.0)
-    if value <= 0:
-        raise ValueError(f"{name} must be > 0, got {value}")
-    return value
 
 
 def _balanced_blocks(counts: np.ndarray, grid: int, rng: np.random.Generator):
@@ -158,8 +139,23 @@ class ExplicitMF(Recommender):
         ``L`` after every epoch / sweep.
     """
 
-    _fitted_arrays = ("user_factors", "item_factors", "user_bias", "item_bias", "_global_mean",
-                      "rating_range", "loss_history")
+    _fitted_arrays = ("user_factors", "item_factors", "user_bias", "item_bias", "rating_range",
+                      "loss_history")
+    _fitted_scalars = ("global_mean",)
+    _format1_scalars = {"_global_mean": "global_mean"}
+    _parameter_constraints = {
+        "factors": Integer(1),
+        "solver": Options("sgd", "als"),
+        "learning_rate": Real(0.0, strict=True),
+        "regularization": Real(0.0),
+        "iterations": Integer(1),
+        "biased": Boolean(),
+        "init_std": Real(0.0, strict=True),
+        "dtype": DType(),
+        "random_state": RandomState(),
+        "num_threads": THREADS,
+        "backend": BACKEND,
+    }
 
     def __init__(self, factors=100, solver="sgd", learning_rate=0.005, regularization=0.02,
                  iterations=20, biased=True, init_std=0.1, dtype=np.float32, random_state=None,
@@ -175,28 +171,6 @@ class ExplicitMF(Recommender):
         self.random_state = random_state
         self.num_threads = num_threads
         self.backend = backend
-
-    @property
-    def global_mean(self) -> float:
-        """``μ``: the mean training rating."""
-        value = getattr(self, "_global_mean", None)
-        if value is None:
-            return None
-        return float(np.asarray(value).reshape(-1)[0])
-
-    def _validated_params(self) -> dict:
-        return dict(
-            factors=check_int(self.factors, "factors", 1),
-            solver=check_choice(self.solver, "solver", ("sgd", "als")),
-            learning_rate=_positive(self.learning_rate, "learning_rate"),
-            regularization=check_float(self.regularization, "regularization", 0.0),
-            iterations=check_int(self.iterations, "iterations", 1),
-            biased=check_bool(self.biased, "biased"),
-            init_std=_positive(self.init_std, "init_std"),
-            dtype=check_dtype(self.dtype),
-            num_threads=check_int(self.num_threads, "num_threads", 0),
-            backend=check_choice(self.backend, "backend", ("cpp", "reference")),
-        )
 
     # ------------------------------------------------------------------ fitting
     def fit(self, ratings, callback=None, show_progress=True):
@@ -228,89 +202,81 @@ class ExplicitMF(Recommender):
             SGD diverged (the loss is no longer finite: lower ``learning_rate``), or an ALS
             system is singular (only possible with ``regularization=0``).
         """
-        params = self._validated_params()
-        check_callback(callback)
-        show_progress = check_bool(show_progress, "show_progress")
-        rng = check_random_state(self.random_state)
-        self.__dict__.pop("_cache", None)
+        return super().fit(ratings, callback, show_progress)
+
+    def _progress_label(self, params):
+        return f"ExplicitMF ({params['solver']})"
+
+    def _prepare(self, ratings, params, rng):
         dtype, k = params["dtype"], params["factors"]
-        ratings, raw_ids = unwrap_interactions(ratings)
         matrix = check_ratings(ratings, dtype)
         if matrix.nnz == 0:
             raise ValueError("ratings holds no observed rating")
         by_user = csr_arrays(matrix)
         n_users, n_items = matrix.shape
         values = by_user.data.astype(np.float64)
-        global_mean = float(values.mean())
-        biased = params["biased"]
-
         user_factors = (rng.standard_normal((n_users, k)) * params["init_std"]).astype(dtype)
         item_factors = (rng.standard_normal((n_items, k)) * params["init_std"]).astype(dtype)
-        user_counts = np.diff(by_user.indptr)
-        item_counts = np.bincount(by_user.indices, minlength=n_items)
-        user_factors[user_counts == 0] = 0
-        item_factors[item_counts == 0] = 0
-        user_bias = np.zeros(n_users, dtype=dtype)
-        item_bias = np.zeros(n_items, dtype=dtype)
-
-        backend = get_backend(params["backend"])
-        threads = resolve_num_threads(params["num_threads"])
-        common = dict(global_mean=global_mean, regularization=params["regularization"],
-                      biased=biased, num_threads=threads)
+        user_factors[np.diff(by_user.indptr) == 0] = 0
+        item_factors[np.bincount(by_user.indices, minlength=n_items) == 0] = 0
+        state = SimpleNamespace(
+            rng=rng, params=params, backend=get_backend(params["backend"]),
+            threads=resolve_num_threads(params["num_threads"]),
+            global_mean=float(values.mean()), rating_range=np.array([values.min(), values.max()]),
+            user_bias=np.zeros(n_users, dtype=dtype), item_bias=np.zeros(n_items, dtype=dtype),
+            loss_history=[])
+        state.common = dict(global_mean=state.global_mean, regularization=params["regularization"],
+                            biased=params["biased"], num_threads=state.threads)
         if params["solver"] == "sgd":
             # Work in the internal labelling (each block's rows contiguous), undone at the end.
-            layout = self._sgd_layout(by_user, dtype, rng)
-            blocks, loss_ratings = layout.blocks, layout.ratings
-            user_factors = np.ascontiguousarray(user_factors[layout.user_order])
-            item_factors = np.ascontiguousarray(item_factors[layout.item_order])
+            state.layout = self._sgd_layout(by_user, dtype, rng)
+            state.loss_ratings = state.layout.ratings
+            state.user_factors = np.ascontiguousarray(user_factors[state.layout.user_order])
+            state.item_factors = np.ascontiguousarray(item_factors[state.layout.item_order])
         else:
-            by_item = csr_arrays(matrix.T.tocsr())
-            loss_ratings = by_user
+            state.by_user, state.by_item = by_user, csr_arrays(matrix.T.tocsr())
+            state.loss_ratings = by_user
+            state.user_factors, state.item_factors = user_factors, item_factors
+        return state
 
-        loss_history = []
-        bar = progress_bar(params["iterations"], f"ExplicitMF ({params['solver']})",
-                           show_progress)
-        try:
-            for iteration in range(params["iterations"]):
-                start = time.perf_counter()
-                if params["solver"] == "sgd":
-                    seed = int(rng.integers(0, 2**64, dtype=np.uint64))
-                    strata = rng.permutation(blocks.grid).astype(np.int32)
-                    backend.explicit_shuffle(blocks, seed, num_threads=threads)
-                    backend.explicit_sgd_epoch(blocks, strata, user_factors, item_factors,
-                                               user_bias, item_bias,
-                                               learning_rate=params["learning_rate"], **common)
-                else:
-                    backend.explicit_als_solve_rows(by_user, item_factors, item_bias,
-                                                    user_factors, user_bias, **common)
-                    backend.explicit_als_solve_rows(by_item, user_factors, user_bias,
-                                                    item_factors, item_bias, **common)
-                elapsed = time.perf_counter() - start
-                loss = backend.explicit_loss(loss_ratings, user_factors, item_factors, user_bias,
-                                             item_bias, **common)
-                if not np.isfinite(loss):
-                    raise NumericalError(
-                        f"ExplicitMF: the loss is not finite after iteration {iteration} (SGD "
-                        f"diverged); lower learning_rate (now {params['learning_rate']})")
-                loss_history.append(loss)
-                bar.update(loss=loss)
-                if callback is not None:
-                    callback(iteration, elapsed, loss)
-        finally:
-            bar.close()
+    def _iterate(self, state, iteration):
+        backend, common = state.backend, state.common
+        if state.params["solver"] == "sgd":
+            blocks = state.layout.blocks
+            seed = int(state.rng.integers(0, 2**64, dtype=np.uint64))
+            strata = state.rng.permutation(blocks.grid).astype(np.int32)
+            backend.explicit_shuffle(blocks, seed, num_threads=state.threads)
+            backend.explicit_sgd_epoch(blocks, strata, state.user_factors, state.item_factors,
+                                       state.user_bias, state.item_bias,
+                                       learning_rate=state.params["learning_rate"], **common)
+        else:
+            backend.explicit_als_solve_rows(state.by_user, state.item_factors, state.item_bias,
+                                            state.user_factors, state.user_bias, **common)
+            backend.explicit_als_solve_rows(state.by_item, state.user_factors, state.user_bias,
+                                            state.item_factors, state.item_bias, **common)
 
-        if params["solver"] == "sgd":  # back to the caller's ids
-            user_factors, user_bias = self._unpermute(layout.user_order, user_factors, user_bias)
-            item_factors, item_bias = self._unpermute(layout.item_order, item_factors, item_bias)
-        self.user_factors = user_factors
-        self.item_factors = item_factors
-        self.user_bias = user_bias
-        self.item_bias = item_bias
-        self._global_mean = np.array(global_mean)
-        self.rating_range = np.array([values.min(), values.max()])
-        self.loss_history = loss_history
-        self.user_ids, self.item_ids = raw_ids
-        return self
+    def _after_iteration(self, state, iteration):
+        loss = state.backend.explicit_loss(state.loss_ratings, state.user_factors,
+                                           state.item_factors, state.user_bias, state.item_bias,
+                                           **state.common)
+        if not np.isfinite(loss):
+            raise NumericalError(
+                f"ExplicitMF: the loss is not finite after iteration {iteration} (SGD "
+                f"diverged); lower learning_rate (now {state.params['learning_rate']})")
+        state.loss_history.append(loss)
+        return Step(loss, {"loss": loss})
+
+    def _finish(self, state, iterations):
+        user_factors, user_bias = state.user_factors, state.user_bias
+        item_factors, item_bias = state.item_factors, state.item_bias
+        if state.params["solver"] == "sgd":  # back to the caller's ids
+            user_factors, user_bias = self._unpermute(state.layout.user_order, user_factors,
+                                                      user_bias)
+            item_factors, item_bias = self._unpermute(state.layout.item_order, item_factors,
+                                                      item_bias)
+        return dict(user_factors=user_factors, item_factors=item_factors, user_bias=user_bias,
+                    item_bias=item_bias, global_mean=state.global_mean,
+                    rating_range=state.rating_range, loss_history=state.loss_history)
 
     @staticmethod
     def _sgd_layout(by_user: CsrArrays, dtype, rng: np.random.Generator) -> _SgdLayout:
@@ -359,16 +325,16 @@ class ExplicitMF(Recommender):
         """``L`` (class docstring) of the fitted model on ``ratings`` (validated as in ``fit``,
         of the model's shape)."""
         self._check_fitted()
-        params = self._validated_params()
+        params = self._settings()
         matrix = check_ratings(ratings, params["dtype"])
         if matrix.shape != (len(self.user_factors), len(self.item_factors)):
             raise ValueError(f"ratings has shape {matrix.shape}, but the model was fitted on "
                              f"{(len(self.user_factors), len(self.item_factors))}")
-        return get_backend(params["backend"]).explicit_loss(
+        return self._backend().explicit_loss(
             csr_arrays(matrix), self.user_factors, self.item_factors, self.user_bias,
             self.item_bias, global_mean=self.global_mean,
             regularization=params["regularization"], biased=params["biased"],
-            num_threads=resolve_num_threads(params["num_threads"]))
+            num_threads=self._threads())
 
     # ------------------------------------------------------------------ prediction
     def _known_rows(self, kind: str) -> np.ndarray:
@@ -418,7 +384,7 @@ class ExplicitMF(Recommender):
         known_user &= self._known_rows("user")[u]
         known_item &= self._known_rows("item")[i]
         known = known_user & known_item
-        biased = check_bool(self.biased, "biased")
+        biased = self._settings()["biased"]
         mu = self.global_mean
         prediction = np.empty(len(users), dtype=np.float64)
         for start in range(0, len(users), _PREDICT_CHUNK):
@@ -480,16 +446,16 @@ class ExplicitMF(Recommender):
     def _fold_in(self, rows, kind: str):
         """Exact ALS-WR solves of the given rating rows with the other side fixed:
         ``(factors, biases)`` minimizing the row's part of ``L`` (see the class docstring)."""
-        params = self._validated_params()
+        params = self._settings()
         other = "item" if kind == "user" else "user"
         fixed = getattr(self, f"{other}_factors")
         fixed_bias = getattr(self, f"{other}_bias")
         solved = np.zeros((rows.shape[0], fixed.shape[1]), dtype=fixed.dtype)
         solved_bias = np.zeros(rows.shape[0], dtype=fixed.dtype)
-        get_backend(params["backend"]).explicit_als_solve_rows(
+        self._backend().explicit_als_solve_rows(
             csr_arrays(rows), fixed, fixed_bias, solved, solved_bias,
             global_mean=self.global_mean, regularization=params["regularization"],
-            biased=params["biased"], num_threads=resolve_num_threads(params["num_threads"]))
+            biased=params["biased"], num_threads=self._threads())
         return solved, solved_bias
 
     def _fold_in_users(self, user_items) -> np.ndarray:
@@ -501,14 +467,14 @@ class ExplicitMF(Recommender):
     def _ranking_users(self, user_factors: np.ndarray) -> np.ndarray:
         """``[p_u, 1]``: with :meth:`_ranking_items` the dot product is ``p_uᵀq_i + b_i``,
         which ranks items exactly like ``r̂_ui`` (``μ + b_u`` is the same for all items)."""
-        if not check_bool(self.biased, "biased"):
+        if not self._settings()["biased"]:
             return user_factors
         ones = np.ones((len(user_factors), 1), dtype=user_factors.dtype)
         return np.hstack([user_factors, ones])
 
     def _ranking_items(self) -> np.ndarray:
         """``[q_i, b_i]`` (see :meth:`_ranking_users`)."""
-        if not check_bool(self.biased, "biased"):
+        if not self._settings()["biased"]:
             return self.item_factors
         return self._cached("ranking_items", self.item_factors,
                             lambda f: np.hstack([f, self.item_bias[:, None].astype(f.dtype)]))
@@ -524,7 +490,7 @@ class ExplicitMF(Recommender):
         """
         ids, scores = super().recommend(userid, user_items, N, filter_already_liked_items,
                                         filter_items, recalculate_user, items)
-        if not check_bool(self.biased, "biased"):
+        if not self._settings()["biased"]:
             return ids, scores
         users, scalar = check_ids(userid, "userid")
         if recalculate_user:

@@ -1,47 +1,23 @@
 """Non-negative matrix factorization with scikit-learn's objective, and fold-in of new users."""
 from __future__ import annotations
 
-import contextlib
-import time
-import warnings
+from types import SimpleNamespace
 
 import numpy as np
 import scipy.sparse as sp
 
-from .._base import Recommender, get_backend, unwrap_interactions
-from .._progress import progress_bar
+from .._base import Recommender, Step, get_backend, unwrap_interactions
+from .._params import BACKEND, THREADS, DType, Integer, Options, RandomState, Real, RealOr
 from .._threads import resolve_num_threads
-from .._validation import (
-    check_bool,
-    check_callback,
-    check_choice,
-    check_dtype,
-    check_float,
-    check_int,
-    check_random_state,
-    check_user_items,
-    csr_arrays,
-)
+from .._validation import check_user_items, csr_arrays
+from .._warnings import warn_caller
 from ..exceptions import NotFittedError
+from ._nmf_init import data_mean, initial_factors
 
 __all__ = ["NMF", "ConvergenceWarning"]
 
-_INITS = (None, "random", "nndsvd", "nndsvda", "nndsvdar", "custom")
-# NNDSVD entries below this are truncated to 0 before filling (as scikit-learn).
-_NNDSVD_TRUNCATE = 1e-6
 # H entries below this are flushed to 0 after each KL multiplicative step (as scikit-learn).
 _KL_FLUSH = float(np.finfo(np.float64).eps)
-
-
-def _single_threaded_blas():
-    """BLAS held at one thread (when threadpoolctl is installed) while the initialization mixes
-    numpy products with OpenMP regions: on few cores, BLAS threads spinning next to the OpenMP
-    team slow both down many times over."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
-    return threadpool_limits(1, "blas")
 
 
 class ConvergenceWarning(UserWarning):
@@ -141,7 +117,25 @@ class NMF(Recommender):
         stored entries with ``missing="ignore"``), or √(2·KL), as scikit-learn.
     """
 
-    _fitted_arrays = ("user_factors", "item_factors", "_n_iter", "_reconstruction_err")
+    _fitted_scalars = ("n_iter_", "reconstruction_err_")
+    _format1_scalars = {"_n_iter": "n_iter_", "_reconstruction_err": "reconstruction_err_"}
+    _iterations_parameter = "max_iter"
+    _parameter_constraints = {
+        "n_components": Integer(1),
+        "solver": Options("cd", "mu"),
+        "beta_loss": Options("frobenius", "kullback-leibler"),
+        "init": Options(None, "random", "nndsvd", "nndsvda", "nndsvdar", "custom"),
+        "alpha_W": Real(0.0),
+        "alpha_H": RealOr(("same",), Real(0.0)),
+        "l1_ratio": Real(0.0, 1.0),
+        "max_iter": Integer(1),
+        "tol": Real(0.0),
+        "missing": Options("zero", "ignore"),
+        "dtype": DType(),
+        "random_state": RandomState(),
+        "num_threads": THREADS,
+        "backend": BACKEND,
+    }
 
     def __init__(self, n_components, solver="cd", beta_loss="frobenius", init=None, alpha_W=0.0,
                  alpha_H="same", l1_ratio=0.0, max_iter=200, tol=1e-4, missing="zero",
@@ -162,35 +156,12 @@ class NMF(Recommender):
         self.backend = backend
 
     # ------------------------------------------------------------------ parameters
-    def _validated_params(self) -> dict:
-        solver = check_choice(self.solver, "solver", ("cd", "mu"))
-        beta_loss = check_choice(self.beta_loss, "beta_loss", ("frobenius", "kullback-leibler"))
-        if solver == "cd" and beta_loss != "frobenius":
-            raise ValueError(f"solver 'cd' handles only beta_loss='frobenius', got {beta_loss!r}; "
-                             "use solver='mu' for 'kullback-leibler'")
-        if isinstance(self.alpha_H, str):
-            alpha_H = check_choice(self.alpha_H, "alpha_H", ("same",))
-        else:
-            alpha_H = check_float(self.alpha_H, "alpha_H", 0.0)
-        alpha_W = check_float(self.alpha_W, "alpha_W", 0.0)
-        l1_ratio = check_float(self.l1_ratio, "l1_ratio", 0.0)
-        if l1_ratio > 1:
-            raise ValueError(f"l1_ratio must be in [0, 1], got {l1_ratio}")
-        return dict(
-            n_components=check_int(self.n_components, "n_components", 1),
-            solver=solver,
-            beta_loss=beta_loss,
-            init=check_choice(self.init, "init", _INITS),
-            alpha_W=alpha_W,
-            alpha_H=alpha_W if alpha_H == "same" else alpha_H,
-            l1_ratio=l1_ratio,
-            max_iter=check_int(self.max_iter, "max_iter", 1),
-            tol=check_float(self.tol, "tol", 0.0),
-            missing=check_choice(self.missing, "missing", ("zero", "ignore")),
-            dtype=check_dtype(self.dtype),
-            num_threads=check_int(self.num_threads, "num_threads", 0),
-            backend=check_choice(self.backend, "backend", ("cpp", "reference")),
-        )
+    def _check_params(self, params):
+        if params["solver"] == "cd" and params["beta_loss"] != "frobenius":
+            raise ValueError(f"solver 'cd' handles only beta_loss='frobenius', got "
+                             f"{params['beta_loss']!r}; use solver='mu' for 'kullback-leibler'")
+        if params["alpha_H"] == "same":
+            params["alpha_H"] = params["alpha_W"]
 
     @staticmethod
     def _penalties(alpha: float, l1_ratio: float, other_side: int):
@@ -206,148 +177,6 @@ class NMF(Recommender):
             raise ValueError(f"{name} contains negative values ({matrix.data.min():g}); "
                              "NMF needs non-negative data")
         return matrix
-
-    @staticmethod
-    def _mean(matrix: sp.csr_matrix, missing: str) -> float:
-        """Mean of all cells, or of the stored entries with ``missing="ignore"``."""
-        total = float(matrix.data.sum(dtype=np.float64))
-        count = matrix.nnz if missing == "ignore" else matrix.shape[0] * matrix.shape[1]
-        return total / count if count else 0.0
-
-    # ------------------------------------------------------------------ initialization
-    @staticmethod
-    def _custom_factor(value, shape, name, dtype) -> np.ndarray:
-        if value is None:
-            raise ValueError(f"init='custom' needs {name}: pass fit(X, W=..., H=...)")
-        if sp.issparse(value):
-            raise TypeError(f"{name} must be a dense array")
-        array = np.asarray(value)
-        if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool) \
-                or np.iscomplexobj(array):
-            raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype}")
-        if array.shape != shape:
-            raise ValueError(f"{name} must have shape {shape}, got {array.shape}")
-        if not np.all(np.isfinite(array)):
-            raise ValueError(f"{name} contains NaN or infinite values")
-        if array.size and array.min() < 0:
-            raise ValueError(f"{name} contains negative values")
-        if not array.any():
-            raise ValueError(f"{name} is all zeros")
-        return np.array(array, dtype=dtype, order="C", copy=True)
-
-    @staticmethod
-    def _truncated_svd(by_row, by_col, k, rng, backend, threads, dtype):
-        """Top-``k`` singular triplets ``(U, S, Vt)`` of X by randomized subspace iteration
-        (Halko, Martinsson & Tropp, SIAM Review 53(2), 2011, Alg. 4.4 and §4.5).
-
-        With X oriented as A (long side × short side), a basis Z of the short side (at least
-        k + 10 columns, rounded up to whole 16-column chunks of the C++ products; Gaussian start)
-        goes through 7 steps Z ← Aᵀ(A Z) (4 when ``k`` >= 10% of the short side),
-        re-orthonormalized before each; then Y = A Z = U Σ (Z V)ᵀ restricted to Z is decomposed
-        through the eigenvectors of YᵀY. Only the short-side basis is ever orthonormalized
-        (cheap, float64, through its Gram matrix), and X stays sparse: the products with it run
-        in C++ (A Z by gathering rows of Z; Aᵀ Y by scattering rows of Y on one thread, by
-        gathering over Aᵀ on several, which scales better).
-        """
-        n, m = by_row.shape
-        A, At = (by_row, by_col) if n >= m else (by_col, by_row)
-        short = A.shape[1]
-        size = min(-(-(k + 10) // 16) * 16, short)  # ≥ 10 extra, whole 16-column chunks
-        steps = 7 if k < 0.1 * min(n, m) else 4
-
-        def orthonormalize(Z, passes=1):
-            for _ in range(passes):  # a second pass repairs the first one's rounding
-                w, V = np.linalg.eigh(Z.T @ Z)
-                w = np.maximum(w, max(w[-1], 1e-300) * 1e-12)
-                Z = Z @ (V / np.sqrt(w))
-            return Z
-
-        def times(Z):  # A Z, model dtype
-            return backend.csr_matmul(A, np.ascontiguousarray(Z, dtype=dtype), num_threads=threads)
-
-        def transposed_times(Y):  # Aᵀ Y, float64
-            if threads > 1:
-                product = backend.csr_matmul(At, Y, num_threads=threads)
-            else:
-                product = backend.csr_transpose_matmul(A, At.indptr, Y, num_threads=threads)
-            return product.astype(np.float64)
-
-        Z = rng.standard_normal((short, size))
-        for _ in range(steps):
-            Z = transposed_times(times(orthonormalize(Z)))
-        Z = orthonormalize(Z, passes=2)
-        Y = times(Z)  # model dtype: its gram and Y V below in that precision are ample here
-        w, V = np.linalg.eigh((Y.T @ Y).astype(np.float64))
-        order = np.argsort(w)[::-1][:k]
-        S = np.sqrt(np.maximum(w[order], 0))
-        V = V[:, order]
-        scale = np.where(S > S[0] * 1e-7, 1 / np.where(S > 0, S, 1), 0) if S[0] > 0 else 0 * S
-        U_long = (Y @ V.astype(Y.dtype)) * scale
-        V_short = Z @ V
-        return (U_long, S, V_short.T) if n >= m else (V_short, S, U_long.T)
-
-    def _initialize(self, X, by_row, by_col, params, rng, W, H, backend, threads):
-        """Initial ``(W, Hᵀ)``, both C-contiguous in the model dtype."""
-        init, k, dtype = params["init"], params["n_components"], params["dtype"]
-        n, m = X.shape
-        if init != "custom" and (W is not None or H is not None):
-            warnings.warn("W and H are used only with init='custom'; ignoring them",
-                          RuntimeWarning, stacklevel=4)
-        if init == "custom":
-            W = self._custom_factor(W, (n, k), "W", dtype)
-            H = self._custom_factor(H, (k, m), "H", dtype)
-            return W, np.ascontiguousarray(H.T)
-        if init is None:
-            init = "nndsvda" if k <= min(n, m) else "random"
-        mean = self._mean(X, params["missing"])
-        if init == "random":
-            scale = np.sqrt(mean / k)
-            H = np.abs(scale * rng.standard_normal((m, k)))  # Hᵀ
-            W = np.abs(scale * rng.standard_normal((n, k)))
-            return W.astype(dtype), H.astype(dtype)
-        if k > min(n, m):
-            raise ValueError(f"init={init!r} needs n_components <= min(n_samples, n_features) = "
-                             f"{min(n, m)}, got {k}; use init='random'")
-        if params["solver"] == "mu" and init == "nndsvd":
-            warnings.warn("the multiplicative update ('mu') solver cannot update the zeros of "
-                          "init='nndsvd'; init='nndsvda' or 'nndsvdar' usually fit better",
-                          UserWarning, stacklevel=4)
-        with _single_threaded_blas():
-            U, S, Vt = self._truncated_svd(by_row, by_col, k, rng, backend, threads, dtype)
-        # NNDSVD (Boutsidis & Gallopoulos 2008): the leading pair as is (it is non-negative up
-        # to sign); for every other pair, the positive or the negative parts of (u_j, v_j),
-        # whichever has the larger product of norms, scaled by √(σ_j · that product). All pairs
-        # at once; the choice is symmetric in the sign of the pair.
-        U, V = U.astype(np.float64, copy=False), Vt.T.astype(np.float64)
-
-        def part_norms(M):  # column norms of the positive and of the negative parts
-            positive = np.maximum(M, 0)
-            pos = np.einsum("ij,ij->j", positive, positive)
-            neg = np.einsum("ij,ij->j", M, M) - pos
-            return np.sqrt(pos), np.sqrt(np.maximum(neg, 0))
-
-        (pu, nu), (pv, nv) = part_norms(U), part_norms(V)
-        positive = pu * pv > nu * nv
-        sign = np.where(positive, 1.0, -1.0)
-        sigma = np.where(positive, pu * pv, nu * nv)
-        nx, ny = np.where(positive, pu, nu), np.where(positive, pv, nv)
-        scale = np.sqrt(S * sigma)
-        ok = sigma > 0
-        W = np.maximum(U * sign, 0)
-        W *= np.where(ok, scale / np.where(ok, nx, 1), 0)
-        H = np.maximum(V * sign, 0)  # Hᵀ
-        H *= np.where(ok, scale / np.where(ok, ny, 1), 0)
-        W[:, 0] = np.sqrt(S[0]) * np.abs(U[:, 0])
-        H[:, 0] = np.sqrt(S[0]) * np.abs(V[:, 0])
-        W[W < _NNDSVD_TRUNCATE] = 0
-        H[H < _NNDSVD_TRUNCATE] = 0
-        if init == "nndsvda":
-            W[W == 0] = mean
-            H[H == 0] = mean
-        elif init == "nndsvdar":
-            W[W == 0] = np.abs(mean * rng.standard_normal(np.count_nonzero(W == 0)) / 100)
-            H[H == 0] = np.abs(mean * rng.standard_normal(np.count_nonzero(H == 0)) / 100)
-        return W.astype(dtype), H.astype(dtype)
 
     # ------------------------------------------------------------------ fitting
     def fit(self, user_items, callback=None, show_progress=True, *, W=None, H=None):
@@ -373,126 +202,118 @@ class NMF(Recommender):
         -------
         self
         """
-        self._fit(user_items, W, H, callback, show_progress)
+        self._fit(user_items, callback, show_progress, W=W, H=H)
         return self
 
     def fit_transform(self, X, y=None, W=None, H=None, *, callback=None, show_progress=True):
         """:meth:`fit`, returning ``W`` (a copy of ``user_factors``). ``y`` is ignored
         (scikit-learn API)."""
-        self._fit(X, W, H, callback, show_progress)
+        self._fit(X, callback, show_progress, W=W, H=H)
         return self.user_factors.copy()
 
-    def _fit(self, X, W, H, callback, show_progress):
-        params = self._validated_params()
-        check_callback(callback)
-        show_progress = check_bool(show_progress, "show_progress")
-        rng = check_random_state(self.random_state)
-        self.__dict__.pop("_cache", None)
+    def _prepare(self, X, params, rng, W=None, H=None):
         dtype, missing, loss = params["dtype"], params["missing"], params["beta_loss"]
-        X, raw_ids = unwrap_interactions(X)
         X = self._check_X(X, dtype, "user_items")
         n, m = X.shape
-        by_row = csr_arrays(X)
-        by_col = csr_arrays(X.T.tocsr())
+        by_row, by_col = csr_arrays(X), csr_arrays(X.T.tocsr())
         backend = get_backend(params["backend"])
         threads = resolve_num_threads(params["num_threads"])
-        W, Ht = self._initialize(X, by_row, by_col, params, rng, W, H, backend, threads)
-
-        l1_W, l2_W = self._penalties(params["alpha_W"], params["l1_ratio"], m)
-        l1_H, l2_H = self._penalties(params["alpha_H"], params["l1_ratio"], n)
-        common = dict(missing=missing, num_threads=threads)
-        max_iter, tol = params["max_iter"], params["tol"]
-
-        def error():
-            value = backend.nmf_loss(by_row, W, Ht, beta_loss=loss, **common)
-            return float(np.sqrt(2 * max(value, 0.0)))
-
-        # Shortcuts for the Frobenius loss with missing cells as zeros (the other variants read X
-        # entry by entry): products X·F and gram matrices handed from step to step.
-        shortcuts = loss == "frobenius" and missing == "zero"
-
-        # X·F for a step, when it pays to compute it by scattering the rows of the other
-        # orientation (the solved side is the smaller one: its rows are then written at random
-        # in cache instead of the fixed factors being read at random); same numbers either way.
-        # Single-threaded only: split over threads the scatter reads the fixed factors once per
-        # thread and stops scaling, while the gather inside the step scales with the threads.
-        buffers = {}
-
-        def products(other, solved_ptr, fixed, solved_rows):
-            if not shortcuts or threads > 1 or solved_rows >= len(fixed):
-                return None
-            out = buffers.setdefault(solved_rows, np.empty((solved_rows, fixed.shape[1]), dtype))
-            return backend.csr_transpose_matmul(other, solved_ptr, fixed, num_threads=threads,
-                                                out=out)
-
-        # Each step also returns the gram matrix of the factors it updated (computed while
-        # they are in cache), which the next step needs of its fixed side.
+        W, Ht = initial_factors(X, by_row, by_col, params, rng, W, H, backend, threads)
         k = params["n_components"]
-        grams = {"W": np.empty((k, k), dtype), "H": np.empty((k, k), dtype)} if shortcuts else None
+        # Shortcuts for the Frobenius loss with missing cells as zeros (the other variants read X
+        # entry by entry): products X·F and gram matrices handed from step to step. Each step
+        # also returns the gram matrix of the factors it updated (computed while they are in
+        # cache), which the next step needs of its fixed side.
+        shortcuts = loss == "frobenius" and missing == "zero"
+        state = SimpleNamespace(
+            params=params, backend=backend, threads=threads, by_row=by_row, by_col=by_col, W=W,
+            Ht=Ht, penalties_W=self._penalties(params["alpha_W"], params["l1_ratio"], m),
+            penalties_H=self._penalties(params["alpha_H"], params["l1_ratio"], n),
+            common=dict(missing=missing, num_threads=threads), shortcuts=shortcuts, buffers={},
+            grams={"W": np.empty((k, k), dtype), "H": np.empty((k, k), dtype)},
+            first=0.0, violation=0.0,
+            flush=_KL_FLUSH if loss == "kullback-leibler" else 0.0)
+        state.initial = self._error(state) if params["solver"] == "mu" and params["tol"] > 0 \
+            else 0.0
+        state.previous = state.initial
+        return state
 
-        def steps(step):
-            """Keyword arguments of the W (``"W"``) or H step: products and grams."""
-            if grams is None:
-                return {}
-            if step == "W":
-                fixed = grams["H"] if n_iter > 1 else None
-                return dict(products=products(by_col, by_row.indptr, Ht, n), fixed_gram=fixed,
-                            solved_gram=grams["W"])
-            return dict(products=products(by_row, by_col.indptr, W, m), fixed_gram=grams["W"],
-                        solved_gram=grams["H"])
+    @staticmethod
+    def _error(state) -> float:
+        """√(2D) of the current factors."""
+        value = state.backend.nmf_loss(state.by_row, state.W, state.Ht,
+                                       beta_loss=state.params["beta_loss"], **state.common)
+        return float(np.sqrt(2 * max(value, 0.0)))
 
-        bar = progress_bar(max_iter, "NMF", show_progress)
-        try:
-            if params["solver"] == "cd":
-                first = 0.0
-                for n_iter in range(1, max_iter + 1):
-                    start = time.perf_counter()
-                    violation = backend.nmf_cd_update(by_row, Ht, W, l1=l1_W, l2=l2_W,
-                                                      **steps("W"), **common)
-                    violation += backend.nmf_cd_update(by_col, W, Ht, l1=l1_H, l2=l2_H,
-                                                       **steps("H"), **common)
-                    elapsed = time.perf_counter() - start
-                    if n_iter == 1:
-                        first = violation
-                    measure = violation / first if first else 0.0
-                    bar.update(violation=measure)
-                    if callback is not None:
-                        callback(n_iter - 1, elapsed, measure)
-                    if first == 0 or measure <= tol:
-                        break
-            else:
-                initial = error() if tol > 0 else 0.0
-                previous = initial
-                flush = _KL_FLUSH if loss == "kullback-leibler" else 0.0
-                for n_iter in range(1, max_iter + 1):
-                    start = time.perf_counter()
-                    backend.nmf_mu_update(by_row, Ht, W, beta_loss=loss, l1=l1_W, l2=l2_W,
-                                          flush_below=0.0, **steps("W"), **common)
-                    backend.nmf_mu_update(by_col, W, Ht, beta_loss=loss, l1=l1_H, l2=l2_H,
-                                          flush_below=flush, **steps("H"), **common)
-                    elapsed = time.perf_counter() - start
-                    measure = None
-                    if tol > 0 and n_iter % 10 == 0 and initial > 0:
-                        measure = error()
-                    bar.update(**({} if measure is None else {"error": measure}))
-                    if callback is not None:
-                        callback(n_iter - 1, elapsed, measure)
-                    if tol > 0 and n_iter % 10 == 0:
-                        if initial == 0 or (previous - measure) / initial < tol:
-                            break
-                        previous = measure
-        finally:
-            bar.close()
-        if n_iter == max_iter and tol > 0:
-            warnings.warn(f"NMF: maximum number of iterations {max_iter} reached before "
-                          f"tol={tol:g}; increase max_iter to improve convergence",
-                          ConvergenceWarning, stacklevel=3)
+    @staticmethod
+    def _products(state, other, solved_ptr, fixed, solved_rows):
+        """X·F for a step, when it pays to compute it by scattering the rows of the other
+        orientation (the solved side is the smaller one: its rows are then written at random in
+        cache instead of the fixed factors being read at random); same numbers either way.
+        Single-threaded only: split over threads the scatter reads the fixed factors once per
+        thread and stops scaling, while the gather inside the step scales with the threads."""
+        if not state.shortcuts or state.threads > 1 or solved_rows >= len(fixed):
+            return None
+        out = state.buffers.setdefault(
+            solved_rows, np.empty((solved_rows, fixed.shape[1]), fixed.dtype))
+        return state.backend.csr_transpose_matmul(other, solved_ptr, fixed,
+                                                  num_threads=state.threads, out=out)
 
-        self.user_factors = W
-        self.item_factors = Ht
-        self._n_iter = np.array(n_iter, dtype=np.int64)
-        self._reconstruction_err = np.array(error(), dtype=np.float64)
-        self.user_ids, self.item_ids = raw_ids
+    def _steps(self, state, step: str, iteration: int) -> dict:
+        """Keyword arguments of the W (``"W"``) or H step: products and grams."""
+        if not state.shortcuts:
+            return {}
+        n, m = state.by_row.shape
+        if step == "W":
+            fixed = state.grams["H"] if iteration > 0 else None
+            return dict(products=self._products(state, state.by_col, state.by_row.indptr,
+                                                state.Ht, n),
+                        fixed_gram=fixed, solved_gram=state.grams["W"])
+        return dict(products=self._products(state, state.by_row, state.by_col.indptr, state.W, m),
+                    fixed_gram=state.grams["W"], solved_gram=state.grams["H"])
+
+    def _iterate(self, state, iteration):
+        backend, common = state.backend, state.common
+        (l1_W, l2_W), (l1_H, l2_H) = state.penalties_W, state.penalties_H
+        if state.params["solver"] == "cd":
+            violation = backend.nmf_cd_update(state.by_row, state.Ht, state.W, l1=l1_W, l2=l2_W,
+                                              **self._steps(state, "W", iteration), **common)
+            violation += backend.nmf_cd_update(state.by_col, state.W, state.Ht, l1=l1_H,
+                                               l2=l2_H, **self._steps(state, "H", iteration),
+                                               **common)
+            state.violation = violation
+        else:
+            loss = state.params["beta_loss"]
+            backend.nmf_mu_update(state.by_row, state.Ht, state.W, beta_loss=loss, l1=l1_W,
+                                  l2=l2_W, flush_below=0.0, **self._steps(state, "W", iteration),
+                                  **common)
+            backend.nmf_mu_update(state.by_col, state.W, state.Ht, beta_loss=loss, l1=l1_H,
+                                  l2=l2_H, flush_below=state.flush,
+                                  **self._steps(state, "H", iteration), **common)
+
+    def _after_iteration(self, state, iteration):
+        """scikit-learn's stopping rules (see ``tol``)."""
+        tol = state.params["tol"]
+        if state.params["solver"] == "cd":
+            if iteration == 0:
+                state.first = state.violation
+            measure = state.violation / state.first if state.first else 0.0
+            return Step(measure, {"violation": measure}, state.first == 0 or measure <= tol)
+        if not (tol > 0 and (iteration + 1) % 10 == 0):
+            return Step()
+        measure = self._error(state) if state.initial > 0 else None
+        stop = state.initial == 0 or (state.previous - measure) / state.initial < tol
+        state.previous = measure
+        return Step(measure, None if measure is None else {"error": measure}, stop)
+
+    def _finish(self, state, iterations):
+        max_iter, tol = state.params["max_iter"], state.params["tol"]
+        if iterations == max_iter and tol > 0:
+            warn_caller(f"NMF: maximum number of iterations {max_iter} reached before "
+                        f"tol={tol:g}; increase max_iter to improve convergence",
+                        ConvergenceWarning)
+        return dict(user_factors=state.W, item_factors=state.Ht, n_iter_=iterations,
+                    reconstruction_err_=self._error(state))
 
     # ------------------------------------------------------------------ fitted attributes
     def _fitted_value(self, name):
@@ -515,28 +336,20 @@ class NMF(Recommender):
     def n_features_in_(self) -> int:
         return int(self._fitted_value("item_factors").shape[0])
 
-    @property
-    def n_iter_(self) -> int:
-        return int(self._fitted_value("_n_iter"))
-
-    @property
-    def reconstruction_err_(self) -> float:
-        return float(self._fitted_value("_reconstruction_err"))
 
     # ------------------------------------------------------------------ transform / fold-in
     def _solve_rows(self, matrix: sp.csr_matrix, fixed: np.ndarray, alpha_name: str,
-                    cache_name: str, stacklevel: int) -> np.ndarray:
+                    cache_name: str) -> np.ndarray:
         """Factor rows for the rows of ``matrix`` with ``fixed`` constant (scikit-learn's
         ``update_H=False``): ``"cd"`` starts from zeros, ``"mu"`` from √(mean/k) everywhere."""
-        params = self._validated_params()
-        backend = get_backend(params["backend"])
-        threads = resolve_num_threads(params["num_threads"])
+        params = self._settings()
+        backend, threads = self._backend(), self._threads()
         k = fixed.shape[1]
         l1, l2 = self._penalties(params[alpha_name], params["l1_ratio"], len(fixed))
         if params["solver"] == "cd":
             solved = np.zeros((matrix.shape[0], k), dtype=fixed.dtype)
         else:
-            start = np.sqrt(self._mean(matrix, params["missing"]) / k)
+            start = np.sqrt(data_mean(matrix, params["missing"]) / k)
             solved = np.full((matrix.shape[0], k), start, dtype=fixed.dtype)
         gram = None
         if params["beta_loss"] == "frobenius" and params["missing"] == "zero":
@@ -547,9 +360,9 @@ class NMF(Recommender):
             beta_loss=params["beta_loss"], l1=l1, l2=l2, missing=params["missing"],
             max_iter=params["max_iter"], tol=params["tol"], num_threads=threads)
         if n_iter == params["max_iter"] and params["tol"] > 0:
-            warnings.warn(f"NMF transform: maximum number of iterations {params['max_iter']} "
-                          f"reached before tol={params['tol']:g}; increase max_iter",
-                          ConvergenceWarning, stacklevel=stacklevel)
+            warn_caller(f"NMF transform: maximum number of iterations {params['max_iter']} "
+                        f"reached before tol={params['tol']:g}; increase max_iter",
+                        ConvergenceWarning)
         return solved
 
     def transform(self, X) -> np.ndarray:
@@ -562,7 +375,7 @@ class NMF(Recommender):
         if matrix.shape[1] != len(self.item_factors):
             raise ValueError(f"X has {matrix.shape[1]} columns, but the model was fitted on "
                              f"{len(self.item_factors)} features")
-        return self._solve_rows(matrix, self.item_factors, "alpha_W", "item_gram", 3)
+        return self._solve_rows(matrix, self.item_factors, "alpha_W", "item_gram")
 
     def inverse_transform(self, W) -> np.ndarray:
         """``W @ H``: the data that rows ``W`` (n × n_components) reconstruct (dense)."""
@@ -578,13 +391,13 @@ class NMF(Recommender):
         """W of the given rows with H fixed (``recommend(..., recalculate_user=True)``,
         ``partial_fit_users``): exactly :meth:`transform`."""
         matrix = self._check_X(user_items, self.item_factors.dtype, "user_items")
-        return self._solve_rows(matrix, self.item_factors, "alpha_W", "item_gram", 4)
+        return self._solve_rows(matrix, self.item_factors, "alpha_W", "item_gram")
 
     def _fold_in_items(self, item_users) -> np.ndarray:
         """Hᵀ rows of the given items (rows: items, columns: users) with W fixed, the mirror
         of :meth:`transform` (penalty α_H scaled by n_samples)."""
         matrix = self._check_X(item_users, self.user_factors.dtype, "item_users")
-        return self._solve_rows(matrix, self.user_factors, "alpha_H", "user_gram", 4)
+        return self._solve_rows(matrix, self.user_factors, "alpha_H", "user_gram")
 
     # ------------------------------------------------------------------ objective
     def loss(self, user_items, user_factors=None) -> float:
@@ -593,7 +406,7 @@ class NMF(Recommender):
         shape as in :meth:`fit`. With new rows and their :meth:`transform`, this is what the
         transform minimized (plus a constant H penalty)."""
         self._check_fitted()
-        params = self._validated_params()
+        params = self._settings()
         dtype = params["dtype"]
         matrix = self._check_X(unwrap_interactions(user_items)[0], dtype, "user_items")
         n, m = matrix.shape
@@ -606,9 +419,9 @@ class NMF(Recommender):
             raise ValueError(f"user_factors must have shape {(n, self.n_components_)}, "
                              f"got {W.shape}")
         H = self.item_factors
-        data = get_backend(params["backend"]).nmf_loss(
+        data = self._backend().nmf_loss(
             csr_arrays(matrix), W, H, beta_loss=params["beta_loss"], missing=params["missing"],
-            num_threads=resolve_num_threads(params["num_threads"]))
+            num_threads=self._threads())
         total = float(data)
         for factor, alpha, other in ((W, params["alpha_W"], m), (H, params["alpha_H"], n)):
             l1, l2 = self._penalties(alpha, params["l1_ratio"], other)

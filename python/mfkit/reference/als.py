@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import CsrArrays
+from .._containers import CsrArrays
 from ..exceptions import NumericalError
 
 # CG stops early once the squared residual norm falls below this (same constant as the C++ core).

@@ -18,21 +18,12 @@ sampling) and the redraws after rejections. The C++ core draws exactly these tri
 """
 from __future__ import annotations
 
-from typing import NamedTuple, Optional
-
 import numpy as np
 
-from .._validation import CsrArrays
+from .._containers import BprIndex, CsrArrays
 from .random import Xoshiro256, stream_seed
 
 MAX_NEGATIVE_DRAWS = 32  # same constant as the C++ core
-
-
-class BprIndex(NamedTuple):
-    """What the sampler reads besides the CSR arrays, built once per fit by ``bpr_index``."""
-
-    entry_rows: np.ndarray  # int32, the row (user) of every stored entry
-    pair_filter: Optional[np.ndarray] = None  # C++ only: membership filter (speed only)
 
 
 def bpr_index(positives: CsrArrays) -> BprIndex:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import CsrArrays, RatingBlocks
+from .._containers import CsrArrays, RatingBlocks
 from ..exceptions import NumericalError
 
 _MASK64 = (1 << 64) - 1

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import CsrArrays
+from .._containers import CsrArrays
 
 METRIC_COLUMNS = ("precision", "recall", "map", "ndcg", "hit_rate", "mrr", "auc")
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from .._validation import CsrArrays
+from .._containers import CsrArrays
 
 # scikit-learn's EPSILON: float32 machine epsilon, whatever the dtype.
 EPSILON = float(np.finfo(np.float32).eps)
