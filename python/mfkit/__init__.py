@@ -5,6 +5,7 @@
 """
 from . import datasets, evaluation
 from ._config import show_config
+from ._persistence import load_model as load
 from ._version import __version__
 from .exceptions import NotFittedError, NumericalError
 from .models import ALS, BPR, NMF, ExplicitMF
@@ -14,9 +15,3 @@ __all__ = ["ALS", "BPR", "ConvergenceWarning", "ExplicitMF", "NMF", "NotFittedEr
            "NumericalError", "__version__", "datasets", "evaluation", "load",
            "show_config"]
 
-
-def load(path):
-    """Read a model written by ``model.save(path)``. Never unpickles: a model file cannot run code."""
-    from ._persistence import load_model
-
-    return load_model(path)

@@ -4,16 +4,17 @@ from __future__ import annotations
 import platform
 import sys
 
+import numpy
+import scipy
+from threadpoolctl import threadpool_info
+
+from . import _core, _simd
+from ._threads import resolve_num_threads
+from ._version import __version__
+
 
 def config() -> dict:
     """The facts :func:`show_config` prints, as a dict (for bug reports and tests)."""
-    import numpy
-    import scipy
-
-    from . import _core, _simd
-    from ._threads import resolve_num_threads
-    from ._version import __version__
-
     return {
         "mfkit": __version__,
         "python": sys.version.split()[0],
@@ -35,10 +36,6 @@ def config() -> dict:
 
 def _blas_libraries() -> list[str]:
     """BLAS/OpenMP libraries loaded in this process, as threadpoolctl sees them."""
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:  # pragma: no cover - threadpoolctl is a dependency
-        return []
     return [f"{info.get('internal_api')} {info.get('version')} "
             f"({info.get('num_threads')} threads, {info.get('filepath')})"
             for info in threadpool_info()]

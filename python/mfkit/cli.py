@@ -17,6 +17,11 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
+from . import datasets, models
+from ._persistence import load_model
+from ._version import __version__
+from .evaluation import leave_k_out_split, ranking_metrics
+
 # Every model parameter with a flag: parameter -> (flag, type, help).
 _FLAGS = {
     "factors": ("--factors", int, "latent factors"),
@@ -52,8 +57,6 @@ def _add_model_flags(parser):
 
 
 def _make_model(args):
-    from . import models
-
     class_name, params = _MODELS[args.model]
     given = {dest: getattr(args, dest) for dest in _FLAGS if getattr(args, dest) is not None}
     for dest in given:
@@ -76,8 +79,6 @@ def _add_data_flags(parser, required=True):
 
 def _load_data(args):
     """The CSV named by ``args.data`` as an Interactions, columns detected from the header."""
-    from . import datasets
-
     try:
         with open(args.data, newline="") as file:
             header = next(csv.reader(file), None)
@@ -101,8 +102,6 @@ def _load_data(args):
 
 
 def _synthetic_data(args):
-    from . import datasets
-
     matrix = datasets.synthetic(n_users=args.users, n_items=args.items, density=0.02,
                                 seed=args.split_seed)
     return datasets.Interactions(matrix=matrix, user_ids=np.arange(matrix.shape[0]),
@@ -120,15 +119,11 @@ def _print_metrics(metrics: dict, K: int):
 
 
 def _split_and_fit(args, data, show_progress):
-    from .evaluation import leave_k_out_split
-
     train, test = leave_k_out_split(data.matrix, K=args.holdout, random_state=args.split_seed)
     print(f"split: {args.holdout} held-out interactions per user (seed {args.split_seed}): "
           f"{train.nnz} train, {test.nnz} test")
     model = _make_model(args)
     start = time.perf_counter()
-    from . import datasets
-
     model.fit(datasets.Interactions(matrix=train, user_ids=data.user_ids, item_ids=data.item_ids,
                                     timestamps=None), show_progress=show_progress)
     print(f"{type(model).__name__} fitted in {time.perf_counter() - start:.2f}s "
@@ -137,8 +132,6 @@ def _split_and_fit(args, data, show_progress):
 
 
 def _demo(args) -> int:
-    from .evaluation import ranking_metrics
-
     start = time.perf_counter()
     _make_model(args)  # bad flags fail before any work
     data = _load_data(args) if args.data else _synthetic_data(args)
@@ -193,9 +186,7 @@ def _raw_to_index(raw: str, ids, what: str) -> int:
 
 
 def _recommend(args) -> int:
-    from . import load
-
-    model = load(args.model_file)
+    model = load_model(args.model_file)
     user_ids = getattr(model, "user_ids", None)
     item_ids = getattr(model, "item_ids", None)
     user = _raw_to_index(args.user, user_ids, "user")
@@ -223,8 +214,6 @@ def _recommend(args) -> int:
 
 
 def _evaluate(args) -> int:
-    from .evaluation import ranking_metrics
-
     data = _load_data(args)
     _make_model(args)
     model, train, test = _split_and_fit(args, data, show_progress=not args.quiet)
@@ -233,8 +222,6 @@ def _evaluate(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
-
     parser = argparse.ArgumentParser(prog="mfkit", description="Matrix-factorization recommenders.",
                                      epilog="Run 'mfkit COMMAND --help' for a command's flags.")
     parser.add_argument("--version", action="version", version=f"mfkit {__version__}")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from .datasets import Interactions
 from ._validation import check_bool, check_fraction, check_int, check_random_state
 
 __all__ = ["leave_k_out_split", "time_split", "train_test_split"]
@@ -51,8 +52,6 @@ def _canonical(matrix, name: str) -> sp.csr_matrix:
 
 def _unpack(ratings):
     """ratings (matrix or Interactions) -> (canonical CSR with any stored zeros, timestamps)."""
-    from .datasets import Interactions
-
     if isinstance(ratings, Interactions):
         return _canonical(ratings.matrix, "ratings"), ratings.timestamps
     return _canonical(ratings, "ratings"), None
