@@ -12,6 +12,7 @@ from .._threads import resolve_num_threads
 from .._validation import check_user_items, csr_arrays
 from .._warnings import warn_caller
 from ..exceptions import NotFittedError
+from ..reference.nmf import penalty, penalty_weights
 from ._nmf_init import data_mean, initial_factors
 
 __all__ = ["NMF", "ConvergenceWarning"]
@@ -164,12 +165,6 @@ class NMF(Recommender):
             params["alpha_H"] = params["alpha_W"]
 
     @staticmethod
-    def _penalties(alpha: float, l1_ratio: float, other_side: int):
-        """(l1, l2) of one factor: scikit-learn scales α by the size of the *other* dimension
-        (n_features for W, n_samples for H)."""
-        return alpha * l1_ratio * other_side, alpha * (1.0 - l1_ratio) * other_side
-
-    @staticmethod
     def _check_X(X, dtype, name: str) -> sp.csr_matrix:
         """Canonical CSR in ``dtype`` (see ``check_user_items``), with no negative entries."""
         matrix = check_user_items(X, dtype, name=name)
@@ -227,8 +222,8 @@ class NMF(Recommender):
         shortcuts = loss == "frobenius" and missing == "zero"
         state = SimpleNamespace(
             params=params, backend=backend, threads=threads, by_row=by_row, by_col=by_col, W=W,
-            Ht=Ht, penalties_W=self._penalties(params["alpha_W"], params["l1_ratio"], m),
-            penalties_H=self._penalties(params["alpha_H"], params["l1_ratio"], n),
+            Ht=Ht, penalties_W=penalty_weights(params["alpha_W"], params["l1_ratio"], m),
+            penalties_H=penalty_weights(params["alpha_H"], params["l1_ratio"], n),
             common=dict(missing=missing, num_threads=threads), shortcuts=shortcuts, buffers={},
             grams={"W": np.empty((k, k), dtype), "H": np.empty((k, k), dtype)},
             first=0.0, violation=0.0,
@@ -345,7 +340,7 @@ class NMF(Recommender):
         params = self._settings()
         backend, threads = self._backend(), self._threads()
         k = fixed.shape[1]
-        l1, l2 = self._penalties(params[alpha_name], params["l1_ratio"], len(fixed))
+        l1, l2 = penalty_weights(params[alpha_name], params["l1_ratio"], len(fixed))
         if params["solver"] == "cd":
             solved = np.zeros((matrix.shape[0], k), dtype=fixed.dtype)
         else:
@@ -424,7 +419,5 @@ class NMF(Recommender):
             num_threads=self._threads())
         total = float(data)
         for factor, alpha, other in ((W, params["alpha_W"], m), (H, params["alpha_H"], n)):
-            l1, l2 = self._penalties(alpha, params["l1_ratio"], other)
-            f64 = factor.astype(np.float64)
-            total += l1 * float(f64.sum()) + 0.5 * l2 * float(np.sum(f64 * f64))
+            total += penalty(factor, *penalty_weights(alpha, params["l1_ratio"], other))
         return total

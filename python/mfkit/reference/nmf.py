@@ -25,6 +25,18 @@ EPSILON = float(np.finfo(np.float32).eps)
 FLUSH = float(np.finfo(np.float64).eps)
 
 
+def penalty_weights(alpha: float, l1_ratio: float, other_side: int):
+    """``(l1, l2)`` of one factor: scikit-learn scales α by the size of the *other* dimension
+    (n_features for W, n_samples for H)."""
+    return alpha * l1_ratio * other_side, alpha * (1.0 - l1_ratio) * other_side
+
+
+def penalty(factor: np.ndarray, l1: float, l2: float) -> float:
+    """``l1·ΣF + ½·l2·‖F‖²`` of one factor, in float64."""
+    f64 = factor.astype(np.float64)
+    return l1 * float(f64.sum()) + 0.5 * l2 * float(np.sum(f64 * f64))
+
+
 def _sparse(matrix: CsrArrays) -> sp.csr_matrix:
     return sp.csr_matrix((matrix.data, matrix.indices, matrix.indptr), shape=matrix.shape)
 
