@@ -16,18 +16,13 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 
 import numpy as np
 
 import mfkit
+from common import add_data_flags, per_iteration_times, synthetic
 from mfkit import _cpp
 from mfkit._validation import check_user_items, csr_arrays
-
-
-def per_iteration_times():
-    times = []
-    return times, lambda iteration, elapsed, loss: times.append(elapsed)
 
 
 def fit_mfkit(data, args, factors, solver):
@@ -54,9 +49,7 @@ def fit_implicit(data, args, factors, solver):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--users", type=int, default=100_000)
-    parser.add_argument("--items", type=int, default=20_000)
-    parser.add_argument("--density", type=float, default=0.001)
+    add_data_flags(parser)
     parser.add_argument("--factors", type=int, nargs="+", default=[64, 128])
     parser.add_argument("--solvers", nargs="+", default=["cg", "cholesky"])
     parser.add_argument("--iterations", type=int, default=5)
@@ -69,10 +62,9 @@ def main():
 
     from threadpoolctl import threadpool_limits
 
-    start = time.perf_counter()
-    data = mfkit.datasets.synthetic(args.users, args.items, args.density, seed=args.seed)
+    data, seconds = synthetic(args, args.seed)
     print(f"data: {data.shape[0]} x {data.shape[1]}, {data.nnz} nonzeros "
-          f"({time.perf_counter() - start:.1f}s to generate); threads={args.threads}, "
+          f"({seconds:.1f}s to generate); threads={args.threads}, "
           f"iterations={args.iterations}, regularization={args.regularization}, "
           f"alpha={args.alpha}, mfkit {mfkit.__version__}, OpenMP={mfkit._core.has_openmp}")
     matrix = csr_arrays(check_user_items(data, np.dtype(np.float32)))

@@ -25,15 +25,14 @@ from __future__ import annotations
 import argparse
 import itertools
 import statistics
-import time
 from pathlib import Path
 
 import numpy as np
 
 import mfkit
+from common import MOVIELENS, add_data_flags, movielens_positives, synthetic
 from mfkit.evaluation import leave_k_out_split, ranking_metrics
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-latest-small"
 IMPLICIT_DEFAULTS = dict(learning_rate=0.01, regularization=0.01, iterations=100)
 
 
@@ -67,10 +66,9 @@ def epoch_seconds(fit):
 
 
 def speed(args):
-    start = time.perf_counter()
-    data = mfkit.datasets.synthetic(args.users, args.items, args.density, seed=0)
+    data, seconds = synthetic(args, seed=0)
     print(f"data: {data.shape[0]} x {data.shape[1]}, {data.nnz} nonzeros "
-          f"({time.perf_counter() - start:.1f}s to generate); factors={args.factors}, "
+          f"({seconds:.1f}s to generate); factors={args.factors}, "
           f"epochs={args.epochs}, threads={args.threads}, mfkit {mfkit.__version__}, "
           f"OpenMP={mfkit._core.has_openmp}\n")
     hyper = dict(iterations=args.epochs)
@@ -91,15 +89,6 @@ def speed(args):
 
 
 # --------------------------------------------------------------------------------- quality
-def positives(data_dir: Path):
-    ratings = mfkit.datasets.from_csv(data_dir / "ratings.csv", user_col="userId",
-                                      item_col="movieId", value_col="rating")
-    matrix = ratings.matrix.copy()
-    matrix.data = (matrix.data >= 4).astype(np.float32)
-    matrix.eliminate_zeros()
-    return matrix
-
-
 MODELS = {
     "mfkit (uniform)": lambda train, f, seed, hyper: fit_mfkit(train, f, 1, seed, "uniform",
                                                                **hyper),
@@ -120,7 +109,7 @@ def mean_metrics(splits, make, factors, hyper, k):
 def quality(args):
     from threadpoolctl import threadpool_limits
 
-    matrix = positives(args.data)
+    matrix = movielens_positives(args.data)
     splits = [leave_k_out_split(matrix, K=args.holdout, random_state=s) for s in args.seeds]
     print(f"\nMovieLens latest-small, ratings >= 4: {matrix.shape[0]} users x "
           f"{matrix.shape[1]} items, {matrix.nnz} positives; leave-{args.holdout}-out, "
@@ -163,14 +152,12 @@ def quality(args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--users", type=int, default=100_000)
-    parser.add_argument("--items", type=int, default=20_000)
-    parser.add_argument("--density", type=float, default=0.001)
+    add_data_flags(parser)
     parser.add_argument("--factors", type=int, default=64)
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--data", type=Path, default=MOVIELENS)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--holdout", type=int, default=5)
     parser.add_argument("--k", type=int, default=10)

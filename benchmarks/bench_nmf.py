@@ -35,6 +35,7 @@ import warnings
 import numpy as np
 
 import mfkit
+from common import add_data_flags
 from mfkit import _cpp
 from mfkit._validation import check_user_items, csr_arrays
 
@@ -58,9 +59,7 @@ def best_of(repeats, *runs):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--users", type=int, default=100_000)
-    parser.add_argument("--items", type=int, default=20_000)
-    parser.add_argument("--density", type=float, default=0.001)
+    add_data_flags(parser)
     parser.add_argument("--components", type=int, default=32)
     parser.add_argument("--iterations", type=int, default=50)
     parser.add_argument("--solvers", nargs="+", default=["cd", "mu"])

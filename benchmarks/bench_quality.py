@@ -16,19 +16,10 @@ from pathlib import Path
 import numpy as np
 
 import mfkit
+from common import MOVIELENS, movielens_positives
 from mfkit.evaluation import leave_k_out_split, ranking_metrics
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-latest-small"
 METRICS = ("ndcg", "precision", "recall", "map", "auc")
-
-
-def positives(data_dir: Path):
-    ratings = mfkit.datasets.from_csv(data_dir / "ratings.csv", user_col="userId",
-                                      item_col="movieId", value_col="rating")
-    matrix = ratings.matrix.copy()
-    matrix.data = (matrix.data >= 4).astype(np.float32)
-    matrix.eliminate_zeros()
-    return matrix
 
 
 def implicit_as_mfkit(train, seed):
@@ -45,7 +36,7 @@ def implicit_as_mfkit(train, seed):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--data", type=Path, default=MOVIELENS)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--holdout", type=int, default=5)
     parser.add_argument("--k", type=int, default=10)
@@ -53,7 +44,7 @@ def main():
 
     from threadpoolctl import threadpool_limits
 
-    matrix = positives(args.data)
+    matrix = movielens_positives(args.data)
     print(f"MovieLens latest-small, ratings >= 4: {matrix.shape[0]} users x {matrix.shape[1]} "
           f"items, {matrix.nnz} positives; leave-{args.holdout}-out, K={args.k}")
     print(f"mfkit defaults: {mfkit.ALS()}")
