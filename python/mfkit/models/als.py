@@ -6,6 +6,8 @@ import time
 import numpy as np
 
 from .._base import Recommender, get_backend, unwrap_interactions
+from .._csr import transposed
+from .._init_factors import normal_factors
 from .._progress import progress_bar
 from .._threads import resolve_num_threads
 from ..exceptions import NumericalError
@@ -120,7 +122,7 @@ class ALS(Recommender):
 
     def _initial_factors(self, rng: np.random.Generator, rows: int, factors: int, dtype):
         """Small Gaussian factors, std 0.1/√k (Rendle et al., RecSys 2022)."""
-        return (rng.standard_normal((rows, factors)) * (0.1 / np.sqrt(factors))).astype(dtype)
+        return normal_factors(rng, 0.1 / np.sqrt(factors), np.empty((rows, factors), dtype))
 
     def fit(self, user_items, callback=None, show_progress=True):
         """Factorize ``user_items`` (users × items; CSR preferred, see below).
@@ -153,7 +155,7 @@ class ALS(Recommender):
         user_items, raw_ids = unwrap_interactions(user_items)
         user_items = check_user_items(user_items, dtype)
         by_user = csr_arrays(user_items)
-        by_item = csr_arrays(user_items.T.tocsr())
+        by_item = transposed(by_user)
         n_users, n_items = user_items.shape
         self._check_row_regularization(params, by_user, by_item)
 
