@@ -22,7 +22,8 @@ import numpy as np
 import mfkit
 from common import add_data_flags, per_iteration_times, synthetic
 from mfkit import _cpp
-from mfkit._validation import check_user_items, csr_arrays
+from mfkit._csr import csr_arrays
+from mfkit._validation import check_user_items
 
 
 def fit_mfkit(data, args, factors, solver):

@@ -37,7 +37,8 @@ import numpy as np
 import mfkit
 from common import add_data_flags
 from mfkit import _cpp
-from mfkit._validation import check_user_items, csr_arrays
+from mfkit._csr import csr_arrays
+from mfkit._validation import check_user_items
 
 
 def best_of(repeats, *runs):

@@ -13,7 +13,8 @@ import scipy.sparse as sp
 
 import mfkit
 import mfkit._cpp
-from mfkit._validation import check_user_items, csr_arrays
+from mfkit._csr import csr_arrays
+from mfkit._validation import check_user_items
 
 F64 = np.dtype(np.float64)
 

@@ -13,7 +13,8 @@ import scipy.sparse as sp
 import mfkit
 import mfkit._cpp as cpp
 import mfkit.reference as ref
-from mfkit._validation import check_ratings, csr_arrays
+from mfkit._csr import csr_arrays
+from mfkit._validation import check_ratings
 from mfkit.models.explicit import ExplicitMF
 
 

@@ -9,7 +9,7 @@ import scipy.sparse as sp
 
 import mfkit
 from mfkit import _cpp, evaluation, reference
-from mfkit._validation import csr_arrays
+from mfkit._csr import csr_arrays
 
 from conftest import make_implicit_matrix
 

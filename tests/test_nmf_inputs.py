@@ -10,7 +10,7 @@ import scipy.sparse as sp
 import mfkit
 import mfkit._core
 import mfkit._cpp
-from mfkit._validation import csr_arrays
+from mfkit._csr import csr_arrays
 
 
 def data(seed=0):

@@ -70,7 +70,7 @@ def test_backends_agree(config, dtype):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_kernels_agree(dtype):
     X = data(3).astype(dtype)
-    from mfkit._validation import csr_arrays
+    from mfkit._csr import csr_arrays
 
     rows, cols = csr_arrays(X), csr_arrays(X.T.tocsr())
     rng = np.random.default_rng(0)
@@ -95,7 +95,7 @@ def test_kernels_agree(dtype):
 def test_update_shortcuts_change_nothing(solver):
     """Precomputed products and grams (what the fit passes between steps) give the same
     update as the kernel computing everything itself, and the returned gram is XᵀX."""
-    from mfkit._validation import csr_arrays
+    from mfkit._csr import csr_arrays
 
     X = mfkit.datasets.synthetic(300, 80, 0.05, seed=2).astype(np.float64)
     rows, cols = csr_arrays(X), csr_arrays(X.T.tocsr())

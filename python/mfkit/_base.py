@@ -32,7 +32,7 @@ from ._validation import (
     check_random_state,
     check_user_items,
 )
-from .datasets import Interactions
+from ._interactions import Interactions
 from .exceptions import NotFittedError
 
 # Scores computed per block of queries: bounds the memory of batch requests (~32 MB of float64).

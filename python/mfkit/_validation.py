@@ -6,7 +6,6 @@ import numbers
 import numpy as np
 import scipy.sparse as sp
 
-from ._containers import CsrArrays
 from ._warnings import warn_caller
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -159,19 +158,10 @@ def check_user_items(user_items, dtype: np.dtype, name: str = "user_items") -> s
         matrix = matrix.copy() if not owned else matrix
         matrix.eliminate_zeros()
         owned = True
-    matrix = matrix.astype(dtype, copy=False)
+    if matrix.dtype != dtype:  # new data only: scipy's astype would copy the index arrays too
+        matrix = sp.csr_matrix((matrix.data.astype(dtype), matrix.indices, matrix.indptr),
+                               shape=matrix.shape, copy=False)
     return sp.csr_matrix(matrix) if not isinstance(matrix, sp.csr_matrix) else matrix
-
-
-def csr_arrays(matrix: sp.csr_matrix) -> CsrArrays:
-    """The index arrays in the types the core expects (converted once per fit, not per call)."""
-    nnz = int(matrix.indptr[-1])
-    return CsrArrays(
-        indptr=np.ascontiguousarray(matrix.indptr, dtype=np.int64),
-        indices=np.ascontiguousarray(matrix.indices[:nnz], dtype=np.int32),
-        data=np.ascontiguousarray(matrix.data[:nnz]),
-        shape=matrix.shape,
-    )
 
 
 def check_fraction(value, name: str) -> float:

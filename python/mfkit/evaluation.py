@@ -25,7 +25,8 @@ import numpy as np
 
 from ._base import _SCORES_PER_BLOCK
 from ._threads import resolve_num_threads
-from ._validation import check_int, check_user_items, csr_arrays
+from ._csr import csr_arrays
+from ._validation import check_int, check_user_items
 
 # Column order of the per-user kernel output (mfkit/metrics.hpp) and keys of ranking_metrics.
 METRICS = ("precision", "recall", "map", "ndcg", "hit_rate", "mrr", "auc")

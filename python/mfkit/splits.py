@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from .datasets import Interactions
+from ._interactions import Interactions
 from ._validation import check_bool, check_fraction, check_int, check_random_state
 
 __all__ = ["leave_k_out_split", "time_split", "train_test_split"]

@@ -7,9 +7,11 @@ import numpy as np
 import scipy.linalg
 
 from .._base import Recommender, Step, get_backend
+from .._csr import csr_arrays, transposed
+from .._init_factors import normal_factors
 from .._params import BACKEND, THREADS, Boolean, DType, Integer, Options, RandomState, Real
 from .._threads import resolve_num_threads
-from .._validation import check_ids, check_int, check_user_items, csr_arrays
+from .._validation import check_ids, check_int, check_user_items
 from ..exceptions import NumericalError
 from ..reference.als import confidence, row_regularization
 
@@ -108,7 +110,7 @@ class ALS(Recommender):
 
     def _initial_factors(self, rng: np.random.Generator, rows: int, factors: int, dtype):
         """Small Gaussian factors, std 0.1/√k (Rendle et al., RecSys 2022)."""
-        return (rng.standard_normal((rows, factors)) * (0.1 / np.sqrt(factors))).astype(dtype)
+        return normal_factors(rng, 0.1 / np.sqrt(factors), np.empty((rows, factors), dtype))
 
     def fit(self, user_items, callback=None, show_progress=True):
         """Factorize ``user_items`` (users × items; CSR preferred, see below).
@@ -138,7 +140,7 @@ class ALS(Recommender):
         dtype, k = params["dtype"], params["factors"]
         user_items = check_user_items(user_items, dtype)
         by_user = csr_arrays(user_items)
-        by_item = csr_arrays(user_items.T.tocsr())
+        by_item = transposed(by_user)
         n_users, n_items = user_items.shape
         self._check_row_regularization(params, by_user, by_item)
         user_factors = self._initial_factors(rng, n_users, k, dtype)

@@ -7,6 +7,7 @@ import numpy as np
 
 from .._base import Recommender, Step, get_backend
 from .._containers import CsrArrays
+from .._init_factors import normal_factors
 from .._params import BACKEND, THREADS, Boolean, DType, Integer, Options, RandomState, Real
 from .._threads import resolve_num_threads
 from .._validation import C_INT_MAX, check_user_items
@@ -159,10 +160,7 @@ class BPR(Recommender):
 
     def _initial_factors(self, rng: np.random.Generator, rows: int, factors: int, dtype):
         """Small Gaussian factors, std 0.1/√k (as ALS), in a 64-byte aligned array."""
-        values = rng.standard_normal((rows, factors)) * (0.1 / np.sqrt(factors))
-        out = aligned_empty((rows, factors), dtype)
-        out[...] = values
-        return out
+        return normal_factors(rng, 0.1 / np.sqrt(factors), aligned_empty((rows, factors), dtype))
 
     @staticmethod
     def _sgd_options(params) -> dict:

@@ -12,7 +12,9 @@ from .._base import Recommender, Step, get_backend
 from .._containers import CsrArrays, RatingBlocks
 from .._params import BACKEND, THREADS, Boolean, DType, Integer, Options, RandomState, Real
 from .._threads import resolve_num_threads
-from .._validation import check_bool, check_ids, check_ratings, csr_arrays
+from .._csr import csr_arrays, transposed
+from .._init_factors import normal_factors
+from .._validation import check_bool, check_ids, check_ratings
 from ..exceptions import NumericalError
 
 # Stratified parallel SGD: users and items are each split into `grid` blocks, with
@@ -215,8 +217,8 @@ class ExplicitMF(Recommender):
         by_user = csr_arrays(matrix)
         n_users, n_items = matrix.shape
         values = by_user.data.astype(np.float64)
-        user_factors = (rng.standard_normal((n_users, k)) * params["init_std"]).astype(dtype)
-        item_factors = (rng.standard_normal((n_items, k)) * params["init_std"]).astype(dtype)
+        user_factors = normal_factors(rng, params["init_std"], np.empty((n_users, k), dtype))
+        item_factors = normal_factors(rng, params["init_std"], np.empty((n_items, k), dtype))
         user_factors[np.diff(by_user.indptr) == 0] = 0
         item_factors[np.bincount(by_user.indices, minlength=n_items) == 0] = 0
         state = SimpleNamespace(
@@ -234,7 +236,7 @@ class ExplicitMF(Recommender):
             state.user_factors = np.ascontiguousarray(user_factors[state.layout.user_order])
             state.item_factors = np.ascontiguousarray(item_factors[state.layout.item_order])
         else:
-            state.by_user, state.by_item = by_user, csr_arrays(matrix.T.tocsr())
+            state.by_user, state.by_item = by_user, transposed(by_user)
             state.loss_ratings = by_user
             state.user_factors, state.item_factors = user_factors, item_factors
         return state

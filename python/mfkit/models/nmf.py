@@ -9,7 +9,8 @@ import scipy.sparse as sp
 from .._base import Recommender, Step, get_backend, unwrap_interactions
 from .._params import BACKEND, THREADS, DType, Integer, Options, RandomState, Real, RealOr
 from .._threads import resolve_num_threads
-from .._validation import check_user_items, csr_arrays
+from .._csr import csr_arrays, transposed
+from .._validation import check_user_items
 from .._warnings import warn_caller
 from ..exceptions import NotFittedError
 from ..reference.nmf import penalty, penalty_weights
@@ -210,7 +211,8 @@ class NMF(Recommender):
         dtype, missing, loss = params["dtype"], params["missing"], params["beta_loss"]
         X = self._check_X(X, dtype, "user_items")
         n, m = X.shape
-        by_row, by_col = csr_arrays(X), csr_arrays(X.T.tocsr())
+        by_row = csr_arrays(X)
+        by_col = transposed(by_row)
         backend = get_backend(params["backend"])
         threads = resolve_num_threads(params["num_threads"])
         W, Ht = initial_factors(X, by_row, by_col, params, rng, W, H, backend, threads)
