@@ -126,7 +126,8 @@ class Spec:
 
 ONE_THREAD = dict(random_state=0, num_threads=1, dtype=np.float64)
 MODELS = [
-    Spec(mfkit.ALS, dict(factors=4, iterations=3, **ONE_THREAD), implicit_data, ALS_BAD),
+    Spec(mfkit.ALS, dict(factors=4, iterations=3, calculate_training_loss=True, **ONE_THREAD),
+         implicit_data, ALS_BAD),
     Spec(mfkit.BPR, dict(factors=4, iterations=20, **ONE_THREAD), implicit_data, BPR_BAD,
          folds_in_items=False),
     Spec(mfkit.ExplicitMF, dict(factors=4, iterations=10, **ONE_THREAD), ratings_data,
@@ -233,6 +234,9 @@ def test_liked_and_filtered_items_never_appear(served, spec, data):
         np.testing.assert_allclose(scores[user][:len(row)], want_scores, rtol=1e-9, atol=1e-12)
         assert np.all(ids[user][len(row):] == -1)
         assert np.all(np.isneginf(scores[user][len(row):]))
+        if user % 10 == 0:  # one user at a time: the other ranking path
+            one_ids, _ = served.recommend(int(user), data[user], N=N_ITEMS, filter_items=excluded)
+            np.testing.assert_array_equal(one_ids, row)
 
 
 def test_items_subset(served, spec, data):
@@ -497,9 +501,10 @@ def assert_same_recommendations(loaded, original, data):
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("backend", ["cpp", "reference"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
-def test_save_load_round_trip(spec, data, tmp_path, dtype):
-    original = spec.fit(data, dtype=dtype)
+def test_save_load_round_trip(spec, data, tmp_path, dtype, backend):
+    original = spec.fit(data, dtype=dtype).set_params(backend=backend)  # serving backend
     path = tmp_path / "model.npz"
     assert original.save(path) is None
     loaded = mfkit.load(path)
@@ -508,12 +513,14 @@ def test_save_load_round_trip(spec, data, tmp_path, dtype):
     assert_same_recommendations(loaded, original, data)
 
 
-def test_pickle_round_trip(trained, data):
-    trained.recommend(np.arange(10), data[:10])  # fills the caches, which pickle leaves out
-    copied = pickle.loads(pickle.dumps(trained))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+def test_pickle_round_trip(spec, data, dtype):
+    model = spec.fit(data, dtype=dtype)
+    model.recommend(np.arange(10), data[:10])  # fills the caches, which pickle leaves out
+    copied = pickle.loads(pickle.dumps(model))
     assert "_cache" not in copied.__dict__
-    assert_same_fitted_model(copied, trained)
-    assert_same_recommendations(copied, trained, data)
+    assert_same_fitted_model(copied, model)
+    assert_same_recommendations(copied, model, data)
 
 
 def test_interactions_keep_raw_ids(spec, tmp_path):
@@ -691,12 +698,19 @@ def test_malformed_indptr_rejected(spec):
         spec.fit(matrix)
 
 
+@pytest.mark.parametrize("model_dtype", [np.float32, np.float64], ids=["f32", "f64"])
 @pytest.mark.parametrize("data_dtype", [np.float32, np.int32, np.int64, np.uint8, bool])
-def test_data_dtypes_give_the_same_model(spec, data, data_dtype):
-    converted = data.astype(data_dtype)
-    model = spec.fit(converted)
-    assert model.user_factors.dtype == np.float64
-    assert_same_fitted_model(model, spec.fit(converted.astype(np.float64)))
+def test_data_dtypes_give_the_same_model(spec, data, data_dtype, model_dtype):
+    """The storage type of the values (sparse or dense) never matters, only the values."""
+    whole = data.copy()  # whole values: no type turns a stored value into a zero
+    whole.data = np.sign(whole.data) * np.ceil(np.abs(whole.data))
+    converted = whole.astype(data_dtype)
+    model = spec.fit(converted, dtype=model_dtype)
+    for name in ("user", "item"):
+        for value in per_row_arrays(model, name).values():
+            assert value.dtype == model_dtype
+    assert_same_fitted_model(model, spec.fit(converted.astype(np.float64), dtype=model_dtype))
+    assert_same_fitted_model(spec.fit(converted.toarray(), dtype=model_dtype), model)
 
 
 @pytest.mark.parametrize("fmt", ["csc", "coo", "lil", "dok", "bsr"])
