@@ -25,21 +25,20 @@ N_USERS, N_ITEMS = 60, 40
 
 
 # ------------------------------------------------------------------------- kinds of training data
-def implicit_data(seed=0):
+def implicit_data():
     """Implicit feedback: varied positive weights, some dislikes, an empty user and item."""
-    return make_implicit_matrix(seed=seed, n_users=N_USERS, n_items=N_ITEMS)
+    return make_implicit_matrix(seed=0, n_users=N_USERS, n_items=N_ITEMS)
 
 
-def counts_data(seed=0):
+def counts_data():
     """Non-negative values on the same pattern (what NMF factorizes)."""
-    return abs(implicit_data(seed))
+    return abs(implicit_data())
 
 
-def ratings_data(seed=0):
+def ratings_data():
     """Half-star ratings in [0.5, 5] on the same pattern (every stored entry is a rating)."""
-    matrix = implicit_data(seed)
-    rng = np.random.default_rng(seed)
-    matrix.data = rng.integers(1, 11, size=matrix.nnz) / 2.0
+    matrix = implicit_data()
+    matrix.data = np.random.default_rng(0).integers(1, 11, size=matrix.nnz) / 2.0
     return matrix
 
 
@@ -107,7 +106,7 @@ def explicit_offset(model, users):
 class Spec:
     cls: type
     params: dict  # a fast fit, deterministic (one thread), float64 (no near-ties by rounding)
-    data: Callable  # seed -> the training matrix (N_USERS x N_ITEMS) of the kind it fits
+    data: Callable  # () -> a training matrix (N_USERS x N_ITEMS) of the kind it fits
     bad_params: list  # rows made by bad(): invalid constructor arguments
     data_name: str = "user_items"  # the fit argument, as error messages name it
     sums_duplicates: bool = True  # False: two stored entries for one cell raise ValueError
@@ -135,7 +134,8 @@ MODELS = [
     Spec(mfkit.NMF, dict(n_components=4, max_iter=30, tol=0, **ONE_THREAD), counts_data,
          NMF_BAD),
 ]
-BAD_PARAMS = [pytest.param(spec, *row, id=f"{spec}-{'-'.join(map(str, row[0].items()))}")
+BAD_PARAMS = [pytest.param(spec, *row, id=f"{spec}-" + ",".join(f"{name}={value!r}"
+                                                                for name, value in row[0].items()))
               for spec in MODELS for row in spec.bad_params]
 
 
