@@ -56,33 +56,6 @@ def test_transform_checks_its_input():
         model.loss(data(), np.ones((2, 3)))
 
 
-@pytest.mark.parametrize("params,error,match", [
-    (dict(n_components=0), ValueError, "n_components"),
-    (dict(n_components=2.5), TypeError, "n_components"),
-    (dict(solver="als"), ValueError, "solver"),
-    (dict(beta_loss="itakura-saito"), ValueError, "beta_loss"),
-    (dict(beta_loss="kullback-leibler"), ValueError, "solver 'cd'"),
-    (dict(init="svd"), ValueError, "init"),
-    (dict(alpha_W=-1.0), ValueError, "alpha_W"),
-    (dict(alpha_H="other"), ValueError, "alpha_H"),
-    (dict(alpha_H=-0.5), ValueError, "alpha_H"),
-    (dict(l1_ratio=1.5), ValueError, "l1_ratio"),
-    (dict(l1_ratio=-0.1), ValueError, "l1_ratio"),
-    (dict(max_iter=0), ValueError, "max_iter"),
-    (dict(tol=-1e-4), ValueError, "tol"),
-    (dict(tol=np.nan), ValueError, "tol"),
-    (dict(missing="nan"), ValueError, "missing"),
-    (dict(dtype=np.int32), ValueError, "dtype"),
-    (dict(num_threads=-1), ValueError, "num_threads"),
-    (dict(backend="gpu"), ValueError, "backend"),
-    (dict(random_state="seed"), TypeError, "random_state"),
-])
-def test_bad_parameters(params, error, match):
-    params = {"n_components": 3, **params}
-    with pytest.raises(error, match=match):
-        mfkit.NMF(**params).fit(data(), show_progress=False)
-
-
 def test_custom_initialization_checks():
     X = data()
     n, m = X.shape

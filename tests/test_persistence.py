@@ -1,7 +1,7 @@
 """Saving and loading models: exact round trips, and clear errors for every kind of bad file.
 
-Most tests call ``mfkit._persistence.save_model`` / ``load_model`` directly; the ``public``
-tests go through ``model.save`` / ``mfkit.load``, which wrap them.
+The tests call ``mfkit._persistence.save_model`` / ``load_model`` directly; the public round trip
+of every model (``model.save`` / ``mfkit.load``, and pickle) is in test_contract.py.
 """
 from __future__ import annotations
 
@@ -153,43 +153,12 @@ def test_round_trip_of_empty_loss_history(user_items, tmp_path):
     assert loaded.loss_history == []
 
 
-@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
-def test_public_save_and_load(user_items, tmp_path, dtype):
-    original = fit(user_items, dtype=dtype, calculate_training_loss=True)
-    path = tmp_path / "model.npz"
-    assert original.save(path) is None
-    loaded = mfkit.load(path)
-    assert_same_model(loaded, original)
-    assert loaded.loss_history == original.loss_history
-    assert loaded.user_factors.tobytes() == load_model(path).user_factors.tobytes()
-
-
-def test_public_save_of_unfitted_model_raises(tmp_path):
-    path = tmp_path / "model.npz"
-    with pytest.raises(NotFittedError):
-        mfkit.ALS().save(path)
-    assert not path.exists()
-
-
 def test_path_may_be_str_or_pathlike(model, tmp_path):
     as_str = str(tmp_path / "a.npz")
     save_model(model, as_str)
     save_model(model, tmp_path / "b.npz")
     assert_same_model(load_model(tmp_path / "a.npz"), model)
     assert_same_model(load_model(str(tmp_path / "b.npz")), model)
-
-
-@pytest.mark.parametrize("backend", ["cpp", "reference"])
-def test_recommendations_identical_after_load(user_items, tmp_path, backend):
-    original = fit(user_items, backend=backend)
-    path = tmp_path / "model.npz"
-    save_model(original, path)
-    loaded = load_model(path)
-    ids, scores = original.recommend(np.arange(10), user_items[:10], N=5)
-    loaded_ids, loaded_scores = loaded.recommend(np.arange(10), user_items[:10], N=5)
-    np.testing.assert_array_equal(loaded_ids, ids)
-    assert loaded_scores.dtype == scores.dtype
-    assert loaded_scores.tobytes() == scores.tobytes()
 
 
 def test_loaded_model_computes_the_same(user_items, saved):
@@ -214,16 +183,6 @@ def test_loaded_arrays_are_owned_contiguous_copies(saved):
     path.write_bytes(b"")
     path.unlink()
     np.testing.assert_array_equal(loaded.user_factors, before)
-
-
-def test_pickle_round_trip(model):
-    for dtype in DTYPES:
-        model.set_params(dtype=dtype)
-        model.user_factors = model.user_factors.astype(dtype)
-        model.item_factors = model.item_factors.astype(dtype)
-        copy = pickle.loads(pickle.dumps(model))
-        assert_same_model(copy, model)
-        assert copy.loss_history == model.loss_history
 
 
 # ---------------------------------------------------------------------------- the file itself
