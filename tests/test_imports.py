@@ -22,13 +22,11 @@ RUNS_ON_IMPORT = {"mfkit.__main__"}
 
 # Third-party modules a function may import itself, each for a reason:
 # - tqdm: an optional extra (``mfkit[progress]``); the progress bar falls back to plain text.
-# - threadpoolctl: used only to hold BLAS at one thread, with a fallback when it is missing.
 # - pandas, sklearn: optional; never needed to import or run mfkit.
-# - scipy.linalg: scipy is required, but this submodule costs about as much as the whole of
-#   ``import mfkit`` (~0.2 s) and only ALS.explain needs it.
-# The standard library, numpy, scipy.sparse and, above all, mfkit's own modules are imported at
-# the top of the module: a function-level import of an mfkit module only hides a cycle.
-LAZY_IMPORTS_ALLOWED = ("tqdm", "threadpoolctl", "pandas", "sklearn", "scipy.linalg")
+# The standard library, the dependencies (numpy, scipy, threadpoolctl) and, above all, mfkit's own
+# modules are imported at the top of the module: a function-level import of an mfkit module only
+# hides a cycle.
+LAZY_IMPORTS_ALLOWED = ("tqdm", "pandas", "sklearn")
 
 
 NAMES = ["mfkit"] + [info.name for info in pkgutil.walk_packages(mfkit.__path__, "mfkit.")]

@@ -32,7 +32,7 @@ from ._validation import (
     check_random_state,
     check_user_items,
 )
-from ._interactions import Interactions
+from ._interactions import unwrap_interactions
 from .exceptions import NotFittedError
 
 # Scores computed per block of queries: bounds the memory of batch requests (~32 MB of float64).
@@ -45,14 +45,6 @@ _FUSED_MIN_QUERIES = 8
 def get_backend(name: str):
     """The module implementing the kernels for ``backend=name``."""
     return _cpp if name == "cpp" else reference
-
-
-def unwrap_interactions(user_items):
-    """``(matrix, (user_ids, item_ids))`` for an ``mfkit.datasets.Interactions`` (its raw id maps
-    are kept on the fitted model, and saved with it); ``(user_items, (None, None))`` otherwise."""
-    if isinstance(user_items, Interactions):
-        return user_items.matrix, (user_items.user_ids, user_items.item_ids)
-    return user_items, (None, None)
 
 
 def _blas_limited_to_one_thread():

@@ -182,3 +182,11 @@ def _to_raw(ids: np.ndarray, indices, name: str):
         raw = raw.astype(object)
         raw[padding] = None
     return raw
+
+
+def unwrap_interactions(user_items):
+    """``(matrix, (user_ids, item_ids))`` for an :class:`Interactions` (its raw id maps are kept
+    on the fitted model, and saved with it); ``(user_items, (None, None))`` otherwise."""
+    if isinstance(user_items, Interactions):
+        return user_items.matrix, (user_items.user_ids, user_items.item_ids)
+    return user_items, (None, None)

@@ -21,12 +21,17 @@ candidates.
 """
 from __future__ import annotations
 
+import time
+
 import numpy as np
+import scipy.sparse as sp
 
 from ._base import _SCORES_PER_BLOCK
-from ._threads import resolve_num_threads
 from ._csr import csr_arrays
-from ._validation import check_int, check_user_items
+from ._interactions import unwrap_interactions
+from ._threads import resolve_num_threads
+from ._validation import check_int, check_random_state, check_ratings, check_user_items
+from .splits import leave_k_out_split, time_split, train_test_split
 
 # Column order of the per-user kernel output (mfkit/metrics.hpp) and keys of ranking_metrics.
 METRICS = ("precision", "recall", "map", "ndcg", "hit_rate", "mrr", "auc")
@@ -228,7 +233,6 @@ def mae(y_true, y_pred) -> float:
     return float(np.mean(np.abs(y_true - y_pred)))
 
 # The splits live in their own module; they are part of the evaluation API.
-from .splits import leave_k_out_split, time_split, train_test_split  # noqa: E402
 
 
 # ---------------------------------------------------------------------- rating cross-validation
@@ -265,13 +269,6 @@ def cross_validate(model, ratings, folds=5, random_state=None) -> dict:
         pairs with a user or item the fold's model did not know) and ``fold`` (int array:
         the fold of every stored rating, CSR order).
     """
-    import time
-
-    import scipy.sparse as sp
-
-    from ._base import unwrap_interactions
-    from ._validation import check_random_state, check_ratings
-
     if not callable(getattr(model, "predict", None)) or not callable(getattr(model, "fit", None)) \
             or not callable(getattr(model, "get_params", None)):
         raise TypeError(f"model must be an mfkit rating model with fit and predict (e.g. "

@@ -6,7 +6,8 @@ from types import SimpleNamespace
 import numpy as np
 import scipy.sparse as sp
 
-from .._base import Recommender, Step, get_backend, unwrap_interactions
+from .._base import Recommender, Step, get_backend
+from .._interactions import unwrap_interactions
 from .._params import BACKEND, THREADS, DType, Integer, Options, RandomState, Real, RealOr
 from .._threads import resolve_num_threads
 from .._csr import csr_arrays, transposed
