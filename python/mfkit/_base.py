@@ -262,9 +262,13 @@ class Recommender:
     def _backend(self):
         return get_backend(self._settings()["backend"])
 
+    def _check_rows(self, rows, name: str):
+        """Hook: interaction rows given to a serving call as canonical CSR in the model dtype."""
+        return check_user_items(rows, self.item_factors.dtype, name=name)
+
     def _interaction_rows(self, rows, count: int, columns: int, name: str, what: str):
         """Validated CSR with one row per requested id (``count``) and ``columns`` columns."""
-        matrix = check_user_items(rows, self.item_factors.dtype, name=name)
+        matrix = self._check_rows(rows, name)
         if matrix.shape != (count, columns):
             raise ValueError(
                 f"{name} must have one row per {what} and {columns} columns: expected shape "

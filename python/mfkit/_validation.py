@@ -103,6 +103,34 @@ def _as_csr(matrix, name: str):
     return matrix.tocsr()
 
 
+def _check_structure(matrix, name: str, rows_limited: bool) -> None:
+    """Shape, index and value checks of a CSR matrix (raises, never fixes). Columns, and rows
+    when ``rows_limited``, must fit the kernels' 32-bit indices."""
+    if matrix.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (users x items)")
+    rows, cols = matrix.shape
+    if rows == 0 or cols == 0:
+        raise ValueError(f"{name} must have at least one row and one column, got shape "
+                         f"{matrix.shape}")
+    if cols >= 2**31 or (rows_limited and rows >= 2**31):
+        raise ValueError(f"{name} has too many rows or columns ({matrix.shape}); at most "
+                         "2**31 - 1 are supported")
+    if np.iscomplexobj(matrix.data) or not (
+        np.issubdtype(matrix.dtype, np.number) or matrix.dtype == bool
+    ):
+        raise TypeError(f"{name} must hold real numbers, got dtype {matrix.dtype}")
+    indptr, indices = matrix.indptr, matrix.indices
+    if indptr.shape != (rows + 1,) or indptr[0] != 0 or (indptr[1:] < indptr[:-1]).any():
+        raise ValueError(f"{name} has a malformed indptr (must start at 0 and never decrease)")
+    nnz = int(indptr[-1])
+    if len(indices) < nnz or len(matrix.data) < nnz:
+        raise ValueError(f"{name}: indptr[-1] exceeds the number of stored entries")
+    if nnz and (indices[:nnz].min() < 0 or indices[:nnz].max() >= cols):
+        raise ValueError(f"{name} has column indices outside [0, {cols})")
+    if not np.all(np.isfinite(matrix.data[:nnz])):
+        raise ValueError(f"{name} contains NaN or infinite values")
+
+
 def check_user_items(user_items, dtype: np.dtype, name: str = "user_items") -> sp.csr_matrix:
     """Return a canonical CSR matrix (sorted, no duplicates, no stored zeros) in ``dtype``.
 
@@ -126,29 +154,7 @@ def check_user_items(user_items, dtype: np.dtype, name: str = "user_items") -> s
             f"{name} must be a scipy.sparse matrix or a 2-D array, got {type(user_items).__name__}"
         )
     owned = matrix is not user_items
-
-    if matrix.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (users x items)")
-    rows, cols = matrix.shape
-    if rows == 0 or cols == 0:
-        raise ValueError(f"{name} must have at least one row and one column, got shape {matrix.shape}")
-    if cols >= 2**31:
-        raise ValueError(f"{name} has too many columns ({cols}); at most 2**31 - 1 are supported")
-    if np.iscomplexobj(matrix.data) or not (
-        np.issubdtype(matrix.dtype, np.number) or matrix.dtype == bool
-    ):
-        raise TypeError(f"{name} must hold real numbers, got dtype {matrix.dtype}")
-
-    indptr, indices = matrix.indptr, matrix.indices
-    if indptr.shape != (rows + 1,) or indptr[0] != 0 or (indptr[1:] < indptr[:-1]).any():
-        raise ValueError(f"{name} has a malformed indptr (must start at 0 and never decrease)")
-    nnz = int(indptr[-1])
-    if len(indices) < nnz or len(matrix.data) < nnz:
-        raise ValueError(f"{name}: indptr[-1] exceeds the number of stored entries")
-    if nnz and (indices[:nnz].min() < 0 or indices[:nnz].max() >= cols):
-        raise ValueError(f"{name} has column indices outside [0, {cols})")
-    if not np.all(np.isfinite(matrix.data[:nnz])):
-        raise ValueError(f"{name} contains NaN or infinite values")
+    _check_structure(matrix, name, rows_limited=False)
 
     if not matrix.has_canonical_format:
         matrix = matrix.copy() if not owned else matrix
@@ -185,33 +191,6 @@ def check_str(value, name: str, allow_none: bool = False):
 
 
 # ---------------------------------------------------------------------- explicit ratings
-def _ratings_structure(matrix, name: str) -> None:
-    """Shape, index and value checks shared by the rating matrices (raises, never fixes)."""
-    if matrix.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (users x items)")
-    rows, cols = matrix.shape
-    if rows == 0 or cols == 0:
-        raise ValueError(f"{name} must have at least one row and one column, got shape "
-                         f"{matrix.shape}")
-    if cols >= 2**31 or rows >= 2**31:
-        raise ValueError(f"{name} has too many rows or columns ({matrix.shape}); at most "
-                         "2**31 - 1 are supported")
-    if np.iscomplexobj(matrix.data) or not (
-        np.issubdtype(matrix.dtype, np.number) or matrix.dtype == bool
-    ):
-        raise TypeError(f"{name} must hold real numbers, got dtype {matrix.dtype}")
-    indptr, indices = matrix.indptr, matrix.indices
-    if indptr.shape != (rows + 1,) or indptr[0] != 0 or np.any(np.diff(indptr) < 0):
-        raise ValueError(f"{name} has a malformed indptr (must start at 0 and never decrease)")
-    nnz = int(indptr[-1])
-    if len(indices) < nnz or len(matrix.data) < nnz:
-        raise ValueError(f"{name}: indptr[-1] exceeds the number of stored entries")
-    if nnz and (indices[:nnz].min() < 0 or indices[:nnz].max() >= cols):
-        raise ValueError(f"{name} has column indices outside [0, {cols})")
-    if not np.all(np.isfinite(matrix.data[:nnz])):
-        raise ValueError(f"{name} contains NaN or infinite values")
-
-
 def check_ratings(ratings, dtype: np.dtype, name: str = "ratings") -> sp.csr_matrix:
     """Explicit ratings as canonical CSR (sorted indices) in ``dtype``; never modifies the input.
 
@@ -245,7 +224,7 @@ def check_ratings(ratings, dtype: np.dtype, name: str = "ratings") -> sp.csr_mat
         raise TypeError(
             f"{name} must be a scipy.sparse matrix or a 2-D array, got {type(ratings).__name__}"
         )
-    _ratings_structure(matrix, name)
+    _check_structure(matrix, name, rows_limited=True)
     nnz = int(matrix.indptr[-1])
     indptr = np.asarray(matrix.indptr)
     indices = np.asarray(matrix.indices[:nnz])

@@ -435,15 +435,9 @@ class ExplicitMF(Recommender):
         return users, items
 
     # ------------------------------------------------------------------ serving hooks
-    def _interaction_rows(self, rows, count: int, columns: int, name: str, what: str):
+    def _check_rows(self, rows, name: str):
         """Rating rows for serving: stored zeros are ratings too (see :func:`check_ratings`)."""
-        matrix = check_ratings(rows, self.item_factors.dtype, name=name)
-        if matrix.shape != (count, columns):
-            raise ValueError(
-                f"{name} must have one row per {what} and {columns} columns: expected shape "
-                f"{(count, columns)}, got {matrix.shape} (pass only the rows of the requested "
-                f"{what}s, e.g. {name}[ids])")
-        return matrix
+        return check_ratings(rows, self.item_factors.dtype, name=name)
 
     def _fold_in(self, rows, kind: str):
         """Exact ALS-WR solves of the given rating rows with the other side fixed:
