@@ -41,6 +41,7 @@
 #include <vector>
 
 #include "mfkit/level.hpp"
+#include "mfkit/dense.hpp"
 #include "mfkit/errors.hpp"
 #include "mfkit/parallel.hpp"
 #include "mfkit/random.hpp"
@@ -235,18 +236,15 @@ inline int32_t no_negative_found(bool uniform, const int32_t* row, int64_t n_row
   return -1;
 }
 
-// x·(a − b) with a fixed reduction order (16 independent partial sums, then a tree).
+// x·(a − b) with dot()'s fixed reduction order (kLanes independent partial sums, then a tree).
 template <class T>
 inline T dot_difference(const T* x, const T* a, const T* b, int n) {
-  T acc[16] = {};
+  T acc[kLanes] = {};
   int i = 0;
-  for (; i + 16 <= n; i += 16)
-    for (int l = 0; l < 16; ++l) acc[l] += x[i + l] * (a[i + l] - b[i + l]);
+  for (; i + kLanes <= n; i += kLanes)
+    for (int l = 0; l < kLanes; ++l) acc[l] += x[i + l] * (a[i + l] - b[i + l]);
   for (int l = 0; i + l < n; ++l) acc[l] += x[i + l] * (a[i + l] - b[i + l]);
-  for (int l = 0; l < 8; ++l) acc[l] += acc[l + 8];
-  for (int l = 0; l < 4; ++l) acc[l] += acc[l + 4];
-  for (int l = 0; l < 2; ++l) acc[l] += acc[l + 2];
-  return acc[0] + acc[1];
+  return sum_lanes(acc);
 }
 
 // g = σ(−d) = 1 / (1 + e^d); exact limits 0 and 1 for large |d|, never NaN for finite d.

@@ -32,6 +32,17 @@ inline void prefetch_row(const T* row, int n) {
 
 constexpr int kPrefetchAhead = 16;  // entries between a row's prefetch and its use
 
+// The sum of kLanes partial sums by a pairwise (tree) reduction, written out so that it is fully
+// unrolled: short dependency chains, fixed order. Overwrites acc.
+template <class A>
+inline A sum_lanes(A* acc) {
+  static_assert(kLanes == 16, "the reduction below is written for 16 lanes");
+  for (int j = 0; j < 8; ++j) acc[j] += acc[j + 8];
+  for (int j = 0; j < 4; ++j) acc[j] += acc[j + 4];
+  for (int j = 0; j < 2; ++j) acc[j] += acc[j + 2];
+  return acc[0] + acc[1];
+}
+
 template <class T>
 inline T dot(const T* a, const T* b, int n) {
   T acc[kLanes] = {};
@@ -39,13 +50,7 @@ inline T dot(const T* a, const T* b, int n) {
   for (; i + kLanes <= n; i += kLanes)
     for (int j = 0; j < kLanes; ++j) acc[j] += a[i + j] * b[i + j];
   for (int j = 0; i + j < n; ++j) acc[j] += a[i + j] * b[i + j];
-  // Pairwise (tree) reduction of the lanes, written out so it is fully unrolled: short
-  // dependency chains, fixed order.
-  static_assert(kLanes == 16, "the reduction below is written for 16 lanes");
-  for (int j = 0; j < 8; ++j) acc[j] += acc[j + 8];
-  for (int j = 0; j < 4; ++j) acc[j] += acc[j + 4];
-  for (int j = 0; j < 2; ++j) acc[j] += acc[j + 2];
-  return acc[0] + acc[1];
+  return sum_lanes(acc);
 }
 
 // dot() accumulated in double: for the scalars that steer an iteration (CG step sizes), where
@@ -57,10 +62,7 @@ inline double dot_wide(const T* a, const T* b, int n) {
   for (; i + kLanes <= n; i += kLanes)
     for (int j = 0; j < kLanes; ++j) acc[j] += double(a[i + j]) * double(b[i + j]);
   for (int j = 0; i + j < n; ++j) acc[j] += double(a[i + j]) * double(b[i + j]);
-  for (int j = 0; j < 8; ++j) acc[j] += acc[j + 8];
-  for (int j = 0; j < 4; ++j) acc[j] += acc[j + 4];
-  for (int j = 0; j < 2; ++j) acc[j] += acc[j + 2];
-  return acc[0] + acc[1];
+  return sum_lanes(acc);
 }
 
 // out[r] = dot(a[r], b, n) for four vectors a[0..3] in one pass over b: four independent
@@ -80,10 +82,7 @@ inline void dot4(const T* const* a, const T* b, int n, T* out) {
   for (int r = 0; r < 4; ++r) {
     T* lane = acc[r];
     for (int j = 0; i + j < n; ++j) lane[j] += a[r][i + j] * b[i + j];
-    for (int j = 0; j < 8; ++j) lane[j] += lane[j + 8];
-    for (int j = 0; j < 4; ++j) lane[j] += lane[j + 4];
-    for (int j = 0; j < 2; ++j) lane[j] += lane[j + 2];
-    out[r] = lane[0] + lane[1];
+    out[r] = sum_lanes(lane);
   }
 }
 
