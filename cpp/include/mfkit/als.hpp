@@ -64,17 +64,16 @@ constexpr int kBlockRows = 8;  // rows handled together; CG shares each pass ove
 template <class T>
 void check_als_arguments(const CsrView<T>& R, const DenseView<const T>& Y, int64_t x_rows,
                          int64_t x_cols, const AlsOptions<T>& opt) {
-  require(Y.cols >= 1, "factors must be at least 1");
-  require(x_cols == Y.cols, "user and item factors must have the same number of columns");
-  require(R.rows == x_rows, "matrix rows must equal the number of factor rows being solved");
-  require(R.cols == Y.rows, "matrix columns must equal the number of fixed factor rows");
-  require(opt.regularization >= T(0) && std::isfinite(opt.regularization),
-          "regularization must be a finite number >= 0");
-  require(opt.regularization_exponent >= T(0) && std::isfinite(opt.regularization_exponent),
-          "regularization_exponent must be a finite number >= 0");
-  require(opt.alpha >= T(0) && std::isfinite(opt.alpha), "alpha must be a finite number >= 0");
+  check_solve_shapes(R, Y, x_rows, x_cols,
+                     {"factors must be at least 1",
+                      "user and item factors must have the same number of columns",
+                      "matrix rows must equal the number of factor rows being solved",
+                      "matrix columns must equal the number of fixed factor rows"});
+  R.debug_validate("user_items");
+  require_finite_nonnegative(opt.regularization, "regularization");
+  require_finite_nonnegative(opt.regularization_exponent, "regularization_exponent");
+  require_finite_nonnegative(opt.alpha, "alpha");
   require(opt.cg_steps >= 1, "cg_steps must be at least 1");
-  R.validate("user_items");
 }
 
 // The stored entries of one row, as the solvers read them.

@@ -415,8 +415,7 @@ template <class T>
 void check_bpr_options(const BprOptions<T>& opt) {
   require(std::isfinite(opt.learning_rate) && opt.learning_rate > T(0),
           "learning_rate must be a finite number > 0");
-  require(std::isfinite(opt.regularization) && opt.regularization >= T(0),
-          "regularization must be a finite number >= 0");
+  require_finite_nonnegative(opt.regularization, "regularization");
   require(opt.learning_rate * opt.regularization < T(1),
           "learning_rate * regularization must be < 1");
 }

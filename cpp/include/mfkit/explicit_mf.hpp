@@ -186,7 +186,7 @@ void explicit_sgd_epoch(const RatingBlocks<T>& R, const int32_t* shifts, const D
 template <class T>
 double explicit_loss(const CsrView<T>& R, const DenseView<const T>& P, const DenseView<const T>& Q,
                      const T* user_bias, const T* item_bias, const ExplicitOptions<T>& opt) {
-  R.validate("ratings");
+  R.debug_validate("ratings");
   require(P.rows == R.rows && Q.rows == R.cols && P.cols == Q.cols,
           "factors: user_factors must be n_users x k and item_factors n_items x k");
   const int k = static_cast<int>(P.cols);
@@ -242,7 +242,7 @@ template <class T>
 void explicit_als_solve_rows(const CsrView<T>& R, const DenseView<const T>& F,
                              const T* fixed_bias, const DenseView<T>& X, T* solved_bias,
                              const ExplicitOptions<T>& opt) {
-  R.validate("ratings");
+  R.debug_validate("ratings");
   require(R.cols == F.rows,
           "ratings: the number of columns must equal the rows of the fixed factors");
   require(X.rows == R.rows && X.cols == F.cols,
