@@ -251,30 +251,39 @@ inline void mirror_upper(T* A, int n) {
     for (int b = a + 1; b < n; ++b) A[static_cast<int64_t>(b) * n + a] = A[static_cast<int64_t>(a) * n + b];
 }
 
+// A per-thread guard that does nothing (see gram).
+struct NoThreadGuard {};
+
 // G = YᵀY (k x k, both triangles). Every thread walks Y once, chunk by chunk, and accumulates
 // the rows of G it owns (static round-robin ownership, the same for every chunk), so each entry
 // is summed by one thread in one fixed order: the result does not depend on the thread count.
-template <class T>
-void gram(const DenseView<const T>& Y, T* G, int num_threads) {
+// Each thread of the region holds a ThreadGuard for its lifetime (NMF: FlushSubnormals); a team
+// only from `min_flops` of work.
+template <class ThreadGuard = NoThreadGuard, class T>
+void gram(const DenseView<const T>& Y, T* G, int num_threads, double min_flops = kTeamMinFlops) {
   const int k = static_cast<int>(Y.cols);
   const int64_t n = Y.rows;
   constexpr int64_t kChunk = 256;  // rows of Y per pass, kept in cache; a multiple of 4
   for (int64_t i = 0; i < static_cast<int64_t>(k) * k; ++i) G[i] = T(0);
-#pragma omp parallel num_threads(threads_for(double(n) * k * k, num_threads))
-  for (int64_t start = 0; start < n; start += kChunk) {
-    const int64_t end = std::min(n, start + kChunk);
+#pragma omp parallel num_threads(threads_for(double(n) * k * k, num_threads, min_flops))
+  {
+    const ThreadGuard guard{};
+    (void)guard;
+    for (int64_t start = 0; start < n; start += kChunk) {
+      const int64_t end = std::min(n, start + kChunk);
 #pragma omp for schedule(static, 1) nowait
-    for (int a = 0; a < k; ++a) {
-      T* acc = G + static_cast<int64_t>(a) * k;
-      int64_t i = start;
-      for (; i + 4 <= end; i += 4) {
-        const T *y0 = Y.row(i), *y1 = Y.row(i + 1), *y2 = Y.row(i + 2), *y3 = Y.row(i + 3);
-        const T s0 = y0[a], s1 = y1[a], s2 = y2[a], s3 = y3[a];
-        for (int b = a; b < k; ++b) acc[b] += s0 * y0[b] + s1 * y1[b] + s2 * y2[b] + s3 * y3[b];
-      }
-      for (; i < end; ++i) {
-        const T* y = Y.row(i);
-        axpy(y[a], y + a, acc + a, k - a);
+      for (int a = 0; a < k; ++a) {
+        T* acc = G + static_cast<int64_t>(a) * k;
+        int64_t i = start;
+        for (; i + 4 <= end; i += 4) {
+          const T *y0 = Y.row(i), *y1 = Y.row(i + 1), *y2 = Y.row(i + 2), *y3 = Y.row(i + 3);
+          const T s0 = y0[a], s1 = y1[a], s2 = y2[a], s3 = y3[a];
+          for (int b = a; b < k; ++b) acc[b] += s0 * y0[b] + s1 * y1[b] + s2 * y2[b] + s3 * y3[b];
+        }
+        for (; i < end; ++i) {
+          const T* y = Y.row(i);
+          axpy(y[a], y + a, acc + a, k - a);
+        }
       }
     }
   }

@@ -87,42 +87,6 @@ void check_arguments(const CsrView<T>& R, const DenseView<const T>& F, int64_t r
   require_finite_nonnegative(opt.l2, "l2 penalty");
 }
 
-// G = FᵀF (k x k, both triangles) with subnormals flushed in every thread (dense.hpp's gram
-// opens its own parallel region, outside our guards). Rows go in at most 32 fixed groups, each
-// summed into its own partial in row order, and the partials are added in group order: the
-// result does not depend on the number of threads.
-template <class T>
-void gram_rows(const DenseView<const T>& F, T* G, int num_threads) {
-  const int k = static_cast<int>(F.cols);
-  const size_t kk = static_cast<size_t>(k) * k;
-  const int64_t groups = std::max<int64_t>(1, std::min<int64_t>(32, (F.rows + 1023) / 1024));
-  const int64_t per_group = (F.rows + groups - 1) / groups;
-  std::vector<T> partial(static_cast<size_t>(groups) * kk, T(0));
-  ErrorCollector errors;
-#pragma omp parallel num_threads(threads_for(double(F.rows) * k * k, num_threads, \
-                                             kSweepMinFlops))
-  {
-    const FlushSubnormals flush;
-    errors.run([&] {
-      std::vector<const T*> rows(static_cast<size_t>(per_group));
-      const std::vector<T> ones(static_cast<size_t>(per_group), T(1));
-#pragma omp for schedule(dynamic, 1)
-      for (int64_t g = 0; g < groups; ++g) {
-        const int64_t first = g * per_group;
-        const int64_t count = std::min(per_group, F.rows - first);
-        if (count <= 0) continue;
-        for (int64_t i = 0; i < count; ++i) rows[static_cast<size_t>(i)] = F.row(first + i);
-        add_weighted_outer_products(partial.data() + static_cast<size_t>(g) * kk, k, rows.data(),
-                                    ones.data(), static_cast<int>(count));
-      }
-    });
-  }
-  errors.rethrow();
-  std::fill(G, G + kk, T(0));
-  for (int64_t g = 0; g < groups; ++g)
-    axpy(T(1), partial.data() + static_cast<size_t>(g) * kk, G, static_cast<int>(kk));
-  mirror_upper(G, k);
-}
 // Σ over the rows of F, per column, summed row by row in order (deterministic).
 template <class T>
 std::vector<T> column_sums(const DenseView<const T>& F) {
@@ -150,7 +114,7 @@ FixedSide<T> prepare(const DenseView<const T>& F, const T* given_gram, const Nmf
     if (given_gram)
       std::copy(given_gram, given_gram + k * k, side.gram.begin());
     else
-      gram_rows(F, side.gram.data(), opt.num_threads);
+      gram<FlushSubnormals>(F, side.gram.data(), opt.num_threads, kSweepMinFlops);
   } else {
     side.colsum = column_sums(F);
   }
@@ -601,7 +565,7 @@ double loss(const CsrView<T>& R, const DenseView<const T>& W, const DenseView<co
   if (opt.ignore_missing) return kl ? total : total / 2;
   if (!kl) {  // Σ over all cells of (WFᵀ)² = trace(WᵀW FᵀF)
     std::vector<T> GW(static_cast<size_t>(k) * k);
-    gram_rows(W, GW.data(), opt.num_threads);
+    gram<FlushSubnormals>(W, GW.data(), opt.num_threads, kSweepMinFlops);
     double trace = 0.0;
     for (size_t a = 0; a < GW.size(); ++a) trace += double(GW[a]) * double(side.gram[a]);
     return (total + trace) / 2;
@@ -613,12 +577,13 @@ double loss(const CsrView<T>& R, const DenseView<const T>& W, const DenseView<co
 
 }  // namespace nmf_detail
 
-// G = FᵀF for the NMF kernels' `gram` arguments (subnormals flushed, thread-independent).
+// G = FᵀF for the NMF kernels' `gram` arguments: dense.hpp's gram with subnormals flushed in
+// every thread and the sweeps' threading threshold.
 template <class T>
 void nmf_gram(const DenseView<const T>& F, T* G, int num_threads) {
   const FlushSubnormals flush;
   require(F.cols >= 1, "n_components must be at least 1");
-  nmf_detail::gram_rows(F, G, num_threads);
+  gram<FlushSubnormals>(F, G, num_threads, kSweepMinFlops);
 }
 
 // One coordinate-descent (HALS) sweep over every row of X with F fixed, in place. `gram` is
@@ -697,7 +662,7 @@ int nmf_solve_rows(const CsrView<T>& R, const DenseView<const T>& F, const T* fi
   const auto data_term = [&] {
     if (!side.products) return nmf_detail::loss(R, Xc, F, side, opt);
     std::vector<T> GX(static_cast<size_t>(k) * k);
-    nmf_detail::gram_rows(Xc, GX.data(), opt.num_threads);
+    gram<FlushSubnormals>(Xc, GX.data(), opt.num_threads, kSweepMinFlops);
     double cross = 0.0, trace = 0.0;
     for (int64_t i = 0; i < X.rows; ++i) cross += double(dot(Xc.row(i), side.products + i * k, k));
     for (size_t a = 0; a < GX.size(); ++a) trace += double(GX[a]) * double(side.gram[a]);
