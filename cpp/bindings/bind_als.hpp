@@ -18,17 +18,13 @@ mfkit::AlsOptions<T> als_options(double regularization, double regularization_ex
   opt.regularization = static_cast<T>(regularization);
   opt.regularization_exponent = static_cast<T>(regularization_exponent);
   opt.alpha = static_cast<T>(alpha);
-  if (solver == "cg")
-    opt.solver = mfkit::AlsSolver::ConjugateGradient;
-  else if (solver == "cholesky")
-    opt.solver = mfkit::AlsSolver::Cholesky;
-  else
-    throw std::invalid_argument("solver must be 'cg' or 'cholesky', got '" + solver + "'");
+  opt.solver = parse_choice<mfkit::AlsSolver>(
+      solver, "solver",
+      {{"cg", mfkit::AlsSolver::ConjugateGradient}, {"cholesky", mfkit::AlsSolver::Cholesky}});
   opt.cg_steps = cg_steps;
   opt.num_threads = num_threads;
   return opt;
 }
-
 
 template <class T>
 void bind_als(py::module_& m, const std::string& suffix) {
@@ -93,13 +89,7 @@ void bind_als(py::module_& m, const std::string& suffix) {
   m.def(("gram" + suffix).c_str(),
         [](const InArray<T>& factors, int num_threads) {
           const auto Y = input_matrix(factors, "factors");
-          py::array_t<T> G({Y.cols, Y.cols});
-          T* out = G.mutable_data();
-          {
-            py::gil_scoped_release release;
-            mfkit::gram(Y, out, num_threads);
-          }
-          return G;
+          return new_matrix<T>(Y.cols, Y.cols, [&](T* G) { mfkit::gram(Y, G, num_threads); });
         },
         py::arg("factors"), py::arg("num_threads"), "YᵀY of a factor matrix.");
 }

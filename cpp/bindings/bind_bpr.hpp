@@ -14,16 +14,6 @@
 namespace mfkit_bindings {
 MFKIT_LEVEL_BEGIN
 
-// A writeable, C-contiguous 1-D output of the model dtype (never converted: see output_matrix).
-template <class T>
-T* output_vector(py::array& array, int64_t size, const char* name) {
-  if (!py::isinstance<py::array_t<T>>(array) || array.ndim() != 1 ||
-      !(array.flags() & py::array::c_style) || !array.writeable() || array.shape(0) != size)
-    throw std::invalid_argument(std::string(name) + " must be a writeable C-contiguous 1-D array "
-                                "of the model dtype with " + std::to_string(size) + " entries");
-  return static_cast<T*>(array.mutable_data());
-}
-
 template <class T>
 mfkit::BprOptions<T> bpr_options(double learning_rate, double regularization,
                                  const std::string& negative_sampling, bool verify,
@@ -31,13 +21,10 @@ mfkit::BprOptions<T> bpr_options(double learning_rate, double regularization,
   mfkit::BprOptions<T> opt;
   opt.learning_rate = static_cast<T>(learning_rate);
   opt.regularization = static_cast<T>(regularization);
-  if (negative_sampling == "uniform")
-    opt.sampling = mfkit::NegativeSampling::Uniform;
-  else if (negative_sampling == "popularity")
-    opt.sampling = mfkit::NegativeSampling::Popularity;
-  else
-    throw std::invalid_argument("negative_sampling must be 'uniform' or 'popularity', got '" +
-                                negative_sampling + "'");
+  opt.sampling = parse_choice<mfkit::NegativeSampling>(
+      negative_sampling, "negative_sampling",
+      {{"uniform", mfkit::NegativeSampling::Uniform},
+       {"popularity", mfkit::NegativeSampling::Popularity}});
   opt.verify_negatives = verify;
   opt.num_threads = num_threads;
   return opt;
