@@ -448,6 +448,26 @@ BprStats run_chunks(int chunks, double work, int num_threads, Body&& body) {
   return total;
 }
 
+// Runs the samplers of all chunks of an epoch (nnz(P) samples, split by chunk_begin), each into
+// the sink make_sink(first sample, chunk's stats) returns; `work_per_sample` sizes the team.
+template <class T, class MakeSink>
+BprStats sample_chunks(const BprPositives& P, const BprOptions<T>& opt, uint64_t seed,
+                       double work_per_sample, MakeSink&& make_sink) {
+  const int64_t n = P.nnz();
+  if (n == 0) return {};
+  const int chunks = clamp_threads(opt.num_threads);
+  std::atomic<bool> stop{false};
+  return run_chunks(chunks, static_cast<double>(n) * work_per_sample, opt.num_threads,
+                    [&](int t, BprStats& stats) {
+                      const int64_t begin = chunk_begin(n, chunks, t);
+                      const int64_t count = chunk_begin(n, chunks, t + 1) - begin;
+                      stats.samples = count;
+                      auto sink = make_sink(begin, stats);
+                      ChunkSampler sampler(P, opt.sampling, opt.verify_negatives, seed, t);
+                      sampler.run(count, sink, stats, stop);
+                    });
+}
+
 }  // namespace detail
 
 // Fills `filter` (filter_size(nnz) words) with the (row, column) pairs of P, for
@@ -470,20 +490,11 @@ BprStats bpr_epoch(const BprPositives& P, const DenseView<T>& X, const DenseView
   detail::check_bpr_options(opt);
   detail::check_bpr_factors(P, X, Y, bias);
   P.validate("user_items", true);
-  const int64_t n = P.nnz();
-  if (n == 0) return {};
-  const int chunks = clamp_threads(opt.num_threads);
-  std::atomic<bool> stop{false};
-  return detail::run_chunks(
-      chunks, static_cast<double>(n) * static_cast<double>(X.cols) * 10, opt.num_threads,
-      [&](int t, BprStats& stats) {
-        const int64_t begin = detail::chunk_begin(n, chunks, t);
-        const int64_t count = detail::chunk_begin(n, chunks, t + 1) - begin;
-        stats.samples = count;
-        detail::SgdSink<T> sink{X, Y, bias, opt.learning_rate, opt.regularization, &stats};
-        detail::ChunkSampler sampler(P, opt.sampling, opt.verify_negatives, seed, t);
-        sampler.run(count, sink, stats, stop);
-      });
+  return detail::sample_chunks(P, opt, seed, static_cast<double>(X.cols) * 10,
+                               [&](int64_t, BprStats& stats) {
+                                 return detail::SgdSink<T>{X, Y, bias, opt.learning_rate,
+                                                           opt.regularization, &stats};
+                               });
 }
 
 // The triples bpr_epoch would draw with the same arguments, without updating anything:
@@ -492,21 +503,9 @@ template <class T>
 BprStats bpr_sample(const BprPositives& P, const BprOptions<T>& opt, uint64_t seed,
                     int32_t* users, int32_t* positives, int32_t* negatives) {
   P.validate("user_items", true);
-  const int64_t n = P.nnz();
-  if (n == 0) return {};
-  const int chunks = clamp_threads(opt.num_threads);
-  std::atomic<bool> stop{false};
-  return detail::run_chunks(chunks, static_cast<double>(n) * 20, opt.num_threads,
-                            [&](int t, BprStats& stats) {
-                              const int64_t begin = detail::chunk_begin(n, chunks, t);
-                              const int64_t count = detail::chunk_begin(n, chunks, t + 1) - begin;
-                              stats.samples = count;
-                              detail::RecordSink sink{users + begin, positives + begin,
-                                                      negatives + begin};
-                              detail::ChunkSampler sampler(P, opt.sampling, opt.verify_negatives,
-                                                           seed, t);
-                              sampler.run(count, sink, stats, stop);
-                            });
+  return detail::sample_chunks(P, opt, seed, 20.0, [&](int64_t begin, BprStats&) {
+    return detail::RecordSink{users + begin, positives + begin, negatives + begin};
+  });
 }
 
 // SGD steps over given triples (negative -1: skipped), split into chunks as bpr_epoch splits
