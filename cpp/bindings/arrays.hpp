@@ -35,8 +35,10 @@ template <class T>
 T* output_vector(py::array& array, int64_t length, const char* name) {
   if (!py::isinstance<py::array_t<T>>(array) || array.ndim() != 1 ||
       !(array.flags() & py::array::c_style) || !array.writeable() || array.shape(0) != length)
-    throw std::invalid_argument(std::string(name) + " must be a writeable C-contiguous 1-D array "
-                                "of the right dtype with " + std::to_string(length) + " entries");
+    throw std::invalid_argument(std::string(name) +
+                                " must be a writeable C-contiguous 1-D array "
+                                "of the right dtype with " +
+                                std::to_string(length) + " entries");
   return static_cast<T*>(array.mutable_data());
 }
 

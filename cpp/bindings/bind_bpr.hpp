@@ -21,10 +21,10 @@ mfkit::BprOptions<T> bpr_options(double learning_rate, double regularization,
   mfkit::BprOptions<T> opt;
   opt.learning_rate = static_cast<T>(learning_rate);
   opt.regularization = static_cast<T>(regularization);
-  opt.sampling = parse_choice<mfkit::NegativeSampling>(
-      negative_sampling, "negative_sampling",
-      {{"uniform", mfkit::NegativeSampling::Uniform},
-       {"popularity", mfkit::NegativeSampling::Popularity}});
+  opt.sampling =
+      parse_choice<mfkit::NegativeSampling>(negative_sampling, "negative_sampling",
+                                            {{"uniform", mfkit::NegativeSampling::Uniform},
+                                             {"popularity", mfkit::NegativeSampling::Popularity}});
   opt.verify_negatives = verify;
   opt.num_threads = num_threads;
   return opt;
@@ -98,8 +98,8 @@ void bind_bpr(py::module_& m, const std::string& suffix) {
            const std::string& negative_sampling, bool verify_negative_samples, uint64_t seed,
            int num_threads) {
           const auto P = bpr_positives(indptr, indices, &entry_rows, n_items, &filter);
-          const auto opt = bpr_options<T>(0.01, 0.0, negative_sampling, verify_negative_samples,
-                                          num_threads);
+          const auto opt =
+              bpr_options<T>(0.01, 0.0, negative_sampling, verify_negative_samples, num_threads);
           const int64_t n = P.nnz();
           py::array_t<int32_t> users(n), positives(n), negatives(n);
           int32_t* u = users.mutable_data();
@@ -113,9 +113,8 @@ void bind_bpr(py::module_& m, const std::string& suffix) {
           return py::make_tuple(users, positives, negatives, bpr_stats(stats));
         },
         py::arg("indptr"), py::arg("indices"), py::arg("entry_rows"), py::arg("filter"),
-        py::arg("n_items"),
-        py::arg("negative_sampling"), py::arg("verify_negative_samples"), py::arg("seed"),
-        py::arg("num_threads"),
+        py::arg("n_items"), py::arg("negative_sampling"), py::arg("verify_negative_samples"),
+        py::arg("seed"), py::arg("num_threads"),
         "The (user, positive, negative) triples bpr_epoch draws with these arguments.");
 
   m.def(("bpr_update" + suffix).c_str(),
@@ -129,8 +128,8 @@ void bind_bpr(py::module_& m, const std::string& suffix) {
           if (users.ndim() != 1 || positives.ndim() != 1 || negatives.ndim() != 1 ||
               positives.size() != users.size() || negatives.size() != users.size())
             throw std::invalid_argument("users, positives and negatives must be 1-D, equally long");
-          const auto opt = bpr_options<T>(learning_rate, regularization, "uniform", true,
-                                          num_threads);
+          const auto opt =
+              bpr_options<T>(learning_rate, regularization, "uniform", true, num_threads);
           const int32_t* u = users.data();
           const int32_t* p = positives.data();
           const int32_t* q = negatives.data();
@@ -180,8 +179,7 @@ void bind_bpr(py::module_& m, const std::string& suffix) {
           const int64_t* counts = nullptr;
           if (opt.sampling == mfkit::NegativeSampling::Popularity) {
             if (cumulative_counts.ndim() != 1 || cumulative_counts.size() != Y.rows)
-              throw std::invalid_argument(
-                  "cumulative_counts must be 1-D with one entry per item");
+              throw std::invalid_argument("cumulative_counts must be 1-D with one entry per item");
             counts = cumulative_counts.data();
           }
           const T* bias = item_bias.data();

@@ -85,32 +85,31 @@ NmfStep<T> nmf_step(const InArray<int64_t>& indptr, const InArray<int32_t>& indi
 template <class T>
 void bind_nmf(py::module_& m, const std::string& suffix) {
   m.def(("nmf_cd_update" + suffix).c_str(),
-        [](const InArray<int64_t>& indptr, const InArray<int32_t>& indices,
-           const InArray<T>& data, const InArray<T>& fixed, py::array solved,
-           const InArray<T>& products, const InArray<T>& fixed_gram, py::object solved_gram,
-           double l1, double l2, bool ignore_missing, int num_threads) {
-          const auto step = nmf_step(indptr, indices, data, fixed, solved, products, fixed_gram,
-                                     solved_gram);
+        [](const InArray<int64_t>& indptr, const InArray<int32_t>& indices, const InArray<T>& data,
+           const InArray<T>& fixed, py::array solved, const InArray<T>& products,
+           const InArray<T>& fixed_gram, py::object solved_gram, double l1, double l2,
+           bool ignore_missing, int num_threads) {
+          const auto step =
+              nmf_step(indptr, indices, data, fixed, solved, products, fixed_gram, solved_gram);
           const auto opt = nmf_options<T>("frobenius", l1, l2, ignore_missing, num_threads);
           py::gil_scoped_release release;
-          return mfkit::nmf_cd_update(step.R, step.F, step.fixed_gram, step.X, opt,
-                                      step.products, step.solved_gram);
+          return mfkit::nmf_cd_update(step.R, step.F, step.fixed_gram, step.X, opt, step.products,
+                                      step.solved_gram);
         },
         py::arg("indptr"), py::arg("indices"), py::arg("data"), py::arg("fixed"),
         py::arg("solved").noconvert(), py::arg("products"), py::arg("fixed_gram"),
-        py::arg("solved_gram").none(true), py::arg("l1"), py::arg("l2"),
-        py::arg("ignore_missing"), py::arg("num_threads"),
+        py::arg("solved_gram").none(true), py::arg("l1"), py::arg("l2"), py::arg("ignore_missing"),
+        py::arg("num_threads"),
         "One coordinate-descent sweep over the rows of `solved` (in place); returns the "
         "violation.");
 
   m.def(("nmf_mu_update" + suffix).c_str(),
-        [](const InArray<int64_t>& indptr, const InArray<int32_t>& indices,
-           const InArray<T>& data, const InArray<T>& fixed, py::array solved,
-           const InArray<T>& products, const InArray<T>& fixed_gram, py::object solved_gram,
-           const std::string& beta_loss, double l1, double l2, bool ignore_missing,
-           double flush_below, int num_threads) {
-          const auto step = nmf_step(indptr, indices, data, fixed, solved, products, fixed_gram,
-                                     solved_gram);
+        [](const InArray<int64_t>& indptr, const InArray<int32_t>& indices, const InArray<T>& data,
+           const InArray<T>& fixed, py::array solved, const InArray<T>& products,
+           const InArray<T>& fixed_gram, py::object solved_gram, const std::string& beta_loss,
+           double l1, double l2, bool ignore_missing, double flush_below, int num_threads) {
+          const auto step =
+              nmf_step(indptr, indices, data, fixed, solved, products, fixed_gram, solved_gram);
           const auto opt = nmf_options<T>(beta_loss, l1, l2, ignore_missing, num_threads);
           py::gil_scoped_release release;
           mfkit::nmf_mu_update(step.R, step.F, step.fixed_gram, step.X, opt,
@@ -118,25 +117,24 @@ void bind_nmf(py::module_& m, const std::string& suffix) {
         },
         py::arg("indptr"), py::arg("indices"), py::arg("data"), py::arg("fixed"),
         py::arg("solved").noconvert(), py::arg("products"), py::arg("fixed_gram"),
-        py::arg("solved_gram").none(true), py::arg("beta_loss"), py::arg("l1"),
-        py::arg("l2"),
+        py::arg("solved_gram").none(true), py::arg("beta_loss"), py::arg("l1"), py::arg("l2"),
         py::arg("ignore_missing"), py::arg("flush_below"), py::arg("num_threads"),
         "One multiplicative update of the rows of `solved` (in place).");
 
   m.def(("nmf_solve" + suffix).c_str(),
-        [](const InArray<int64_t>& indptr, const InArray<int32_t>& indices,
-           const InArray<T>& data, const InArray<T>& fixed, const InArray<T>& fixed_gram,
-           py::array solved, const std::string& solver, const std::string& beta_loss, double l1,
-           double l2, bool ignore_missing, int max_iter, double tol, int num_threads) {
+        [](const InArray<int64_t>& indptr, const InArray<int32_t>& indices, const InArray<T>& data,
+           const InArray<T>& fixed, const InArray<T>& fixed_gram, py::array solved,
+           const std::string& solver, const std::string& beta_loss, double l1, double l2,
+           bool ignore_missing, int max_iter, double tol, int num_threads) {
           const auto F = input_matrix(fixed, "fixed factors");
           const T* G = optional_gram(fixed_gram, F.cols);
           const auto X = output_matrix<T>(solved, "solved factors");
           const auto R = csr(indptr, indices, data, F.rows);
           const auto opt = nmf_options<T>(beta_loss, l1, l2, ignore_missing, num_threads);
-          const auto kind = parse_choice<mfkit::NmfSolver>(
-              solver, "solver",
-              {{"cd", mfkit::NmfSolver::CoordinateDescent},
-               {"mu", mfkit::NmfSolver::Multiplicative}});
+          const auto kind =
+              parse_choice<mfkit::NmfSolver>(solver, "solver",
+                                             {{"cd", mfkit::NmfSolver::CoordinateDescent},
+                                              {"mu", mfkit::NmfSolver::Multiplicative}});
           py::gil_scoped_release release;
           return mfkit::nmf_solve_rows(R, F, G, X, opt, kind, max_iter, tol);
         },
@@ -147,9 +145,9 @@ void bind_nmf(py::module_& m, const std::string& suffix) {
         "Solve the rows of `solved` in place with `fixed` constant; returns the sweeps done.");
 
   m.def(("nmf_loss" + suffix).c_str(),
-        [](const InArray<int64_t>& indptr, const InArray<int32_t>& indices,
-           const InArray<T>& data, const InArray<T>& W, const InArray<T>& fixed,
-           const std::string& beta_loss, bool ignore_missing, int num_threads) {
+        [](const InArray<int64_t>& indptr, const InArray<int32_t>& indices, const InArray<T>& data,
+           const InArray<T>& W, const InArray<T>& fixed, const std::string& beta_loss,
+           bool ignore_missing, int num_threads) {
           const auto F = input_matrix(fixed, "fixed factors");
           const auto Wv = input_matrix(W, "W");
           const auto R = csr(indptr, indices, data, F.rows);
@@ -169,8 +167,8 @@ void bind_nmf(py::module_& m, const std::string& suffix) {
         py::arg("factors"), py::arg("num_threads"), "FᵀF of a factor matrix (subnormals flushed).");
 
   m.def(("csr_matmul" + suffix).c_str(),
-        [](const InArray<int64_t>& indptr, const InArray<int32_t>& indices,
-           const InArray<T>& data, const InArray<T>& dense, int num_threads) {
+        [](const InArray<int64_t>& indptr, const InArray<int32_t>& indices, const InArray<T>& data,
+           const InArray<T>& dense, int num_threads) {
           const auto D = input_matrix(dense, "dense");
           const auto R = csr(indptr, indices, data, D.rows);
           return new_matrix<T>(R.rows, D.cols,
@@ -180,9 +178,9 @@ void bind_nmf(py::module_& m, const std::string& suffix) {
         py::arg("num_threads"), "Sparse (CSR) times dense product.");
 
   m.def(("csr_transpose_matmul" + suffix).c_str(),
-        [](const InArray<int64_t>& indptr, const InArray<int32_t>& indices,
-           const InArray<T>& data, const InArray<int64_t>& column_ptr, const InArray<T>& dense,
-           py::object out, int num_threads) {
+        [](const InArray<int64_t>& indptr, const InArray<int32_t>& indices, const InArray<T>& data,
+           const InArray<int64_t>& column_ptr, const InArray<T>& dense, py::object out,
+           int num_threads) {
           const auto D = input_matrix(dense, "dense");
           if (column_ptr.ndim() != 1 || column_ptr.size() < 1)
             throw std::invalid_argument("column_ptr must be 1-D with n_columns + 1 entries");

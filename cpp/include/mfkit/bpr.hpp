@@ -117,10 +117,11 @@ struct BprPositives {
       }
       if (!ok) break;
     }
-    require(ok, n + ": malformed (indptr must not decrease, column indices must be in range and "
-                    "strictly increasing within each row" +
-                    std::string(need_entry_rows ? ", entry_rows must give each entry's row)"
-                                                : ")"));
+    require(ok,
+            n +
+                ": malformed (indptr must not decrease, column indices must be in range and "
+                "strictly increasing within each row" +
+                std::string(need_entry_rows ? ", entry_rows must give each entry's row)" : ")"));
     require(filter == nullptr || (filter_words == std::max<int64_t>(1, (nnz() + 3) / 4) &&
                                   filter_words <= (int64_t(1) << 32)),
             n + ": the membership filter does not match the matrix (rebuild it)");
@@ -229,8 +230,8 @@ inline int32_t no_negative_found(bool uniform, const int32_t* row, int64_t n_row
                                  Xoshiro256& retry, BprStats& stats) {
   if (uniform && n_row < n_items) {
     ++stats.draws;
-    return kth_absent(row, n_row, static_cast<int64_t>(retry.below(
-                                       static_cast<uint64_t>(n_items - n_row))));
+    return kth_absent(row, n_row,
+                      static_cast<int64_t>(retry.below(static_cast<uint64_t>(n_items - n_row))));
   }
   ++stats.skipped;
   return -1;
@@ -249,7 +250,9 @@ inline T dot_difference(const T* x, const T* a, const T* b, int n) {
 
 // g = σ(−d) = 1 / (1 + e^d); exact limits 0 and 1 for large |d|, never NaN for finite d.
 template <class T>
-inline T sigmoid_of_negative(T d) { return T(1) / (T(1) + std::exp(d)); }
+inline T sigmoid_of_negative(T d) {
+  return T(1) / (T(1) + std::exp(d));
+}
 
 // One SGD step on the triple (u, i, j). Returns false (and changes nothing) when the score is
 // not finite: the factors have diverged.
@@ -292,7 +295,9 @@ class ChunkSampler {
  public:
   ChunkSampler(const BprPositives& P, NegativeSampling sampling, bool verify, uint64_t seed,
                int64_t chunk)
-      : P_(P), uniform_(sampling == NegativeSampling::Uniform), verify_(verify),
+      : P_(P),
+        uniform_(sampling == NegativeSampling::Uniform),
+        verify_(verify),
         positive_(stream_seed(seed, 3 * static_cast<uint64_t>(chunk))),
         negative_(stream_seed(seed, 3 * static_cast<uint64_t>(chunk) + 1)),
         retry_(stream_seed(seed, 3 * static_cast<uint64_t>(chunk) + 2)) {}
@@ -345,8 +350,8 @@ class ChunkSampler {
     sink.item(t.negative);
     if (verify_) {
       if (P_.filter)
-        prefetch_bytes(P_.filter + filter_word(filter_hash(t.user, t.negative), P_.filter_words),
-                       1, false);
+        prefetch_bytes(P_.filter + filter_word(filter_hash(t.user, t.negative), P_.filter_words), 1,
+                       false);
       else
         prefetch_bytes(P_.indptr + t.user, 2, false);
     }
@@ -490,18 +495,17 @@ BprStats bpr_epoch(const BprPositives& P, const DenseView<T>& X, const DenseView
   detail::check_bpr_options(opt);
   detail::check_bpr_factors(P, X, Y, bias);
   P.validate("user_items", true);
-  return detail::sample_chunks(P, opt, seed, static_cast<double>(X.cols) * 10,
-                               [&](int64_t, BprStats& stats) {
-                                 return detail::SgdSink<T>{X, Y, bias, opt.learning_rate,
-                                                           opt.regularization, &stats};
-                               });
+  return detail::sample_chunks(
+      P, opt, seed, static_cast<double>(X.cols) * 10, [&](int64_t, BprStats& stats) {
+        return detail::SgdSink<T>{X, Y, bias, opt.learning_rate, opt.regularization, &stats};
+      });
 }
 
 // The triples bpr_epoch would draw with the same arguments, without updating anything:
 // users / positives / negatives (nnz(P) each; negative -1 for a skipped sample).
 template <class T>
-BprStats bpr_sample(const BprPositives& P, const BprOptions<T>& opt, uint64_t seed,
-                    int32_t* users, int32_t* positives, int32_t* negatives) {
+BprStats bpr_sample(const BprPositives& P, const BprOptions<T>& opt, uint64_t seed, int32_t* users,
+                    int32_t* positives, int32_t* negatives) {
   P.validate("user_items", true);
   return detail::sample_chunks(P, opt, seed, 20.0, [&](int64_t begin, BprStats&) {
     return detail::RecordSink{users + begin, positives + begin, negatives + begin};
@@ -629,8 +633,7 @@ BprStats bpr_fold_in(const BprPositives& R, const DenseView<const T>& Y, const T
           stats.ranked += d > T(0) ? 2 : (d == T(0) ? 1 : 0);
           ++stats.updates;
           const T g = detail::sigmoid_of_negative(d);
-          for (int f = 0; f < k; ++f)
-            x[f] = x[f] + lr * (g * (yi[f] - yj[f]) - reg * x[f]);
+          for (int f = 0; f < k; ++f) x[f] = x[f] + lr * (g * (yi[f] - yj[f]) - reg * x[f]);
         }
       }
     });

@@ -134,8 +134,8 @@ inline void panel(const T* B, int64_t ldb, const T* X, int64_t ldx, T* Y, int64_
 // Y = X B for X (m x depth, row stride ldx), B (depth x n, row stride ldb), Y (m x n, row stride
 // ldy), in panels; every element summed over a in order, whatever m and the panel it falls in.
 template <class T>
-inline void panel_matmul(const T* X, int64_t ldx, const T* B, int64_t ldb, T* Y, int64_t ldy,
-                         int m, int depth, int64_t n) {
+inline void panel_matmul(const T* X, int64_t ldx, const T* B, int64_t ldb, T* Y, int64_t ldy, int m,
+                         int depth, int64_t n) {
   int64_t b0 = 0;
   for (; b0 + kPanelColumns <= n; b0 += kPanelColumns) {
     int j = 0;
@@ -192,7 +192,6 @@ inline void portable(const T* A, const T* X, T* Y, int n, int m) {
            Y + static_cast<int64_t>(j) * n, n);
 }
 
-
 }  // namespace matmul_detail
 
 template <class T>
@@ -240,7 +239,8 @@ inline void add_weighted_outer_products(T* A, int n, const T* const* v, const T*
   }
   for (; j < count; ++j) {
     const T* vj = v[j];
-    for (int a = 0; a < n; ++a) axpy(w[j] * vj[a], vj + a, A + static_cast<int64_t>(a) * n + a, n - a);
+    for (int a = 0; a < n; ++a)
+      axpy(w[j] * vj[a], vj + a, A + static_cast<int64_t>(a) * n + a, n - a);
   }
 }
 
@@ -248,7 +248,8 @@ inline void add_weighted_outer_products(T* A, int n, const T* const* v, const T*
 template <class T>
 inline void mirror_upper(T* A, int n) {
   for (int a = 0; a < n; ++a)
-    for (int b = a + 1; b < n; ++b) A[static_cast<int64_t>(b) * n + a] = A[static_cast<int64_t>(a) * n + b];
+    for (int b = a + 1; b < n; ++b)
+      A[static_cast<int64_t>(b) * n + a] = A[static_cast<int64_t>(a) * n + b];
 }
 
 // A per-thread guard that does nothing (see gram).

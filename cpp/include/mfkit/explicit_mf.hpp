@@ -82,8 +82,9 @@ struct RatingBlocks {
         }
       }
     }
-    require(ok, "ratings: an entry lies outside its block (user or item id out of range, or in "
-                "another user / item block)");
+    require(ok,
+            "ratings: an entry lies outside its block (user or item id out of range, or in "
+            "another user / item block)");
   }
 };
 
@@ -103,8 +104,7 @@ struct ExplicitOptions {
 // Shuffles every block's entries in place (Fisher–Yates, Knuth vol. 2 Algorithm P), block b with
 // its own SplitMix64 stream, stream_seed(seed, b): the result does not depend on the thread count.
 template <class T>
-void explicit_shuffle_blocks(const RatingBlocks<T, int32_t, T>& R, uint64_t seed,
-                             int num_threads) {
+void explicit_shuffle_blocks(const RatingBlocks<T, int32_t, T>& R, uint64_t seed, int num_threads) {
   R.validate();
   const int64_t blocks = static_cast<int64_t>(R.grid) * R.grid;
   const int threads = threads_for(double(R.nnz) * 8, num_threads);
@@ -124,8 +124,7 @@ void explicit_shuffle_blocks(const RatingBlocks<T, int32_t, T>& R, uint64_t seed
 
 // One SGD step on rating r of (p, q) with biases (bu, bi).
 template <class T>
-inline void explicit_sgd_step(T* p, T* q, int k, T r, T& bu, T& bi,
-                              const ExplicitOptions<T>& opt) {
+inline void explicit_sgd_step(T* p, T* q, int k, T r, T& bu, T& bi, const ExplicitOptions<T>& opt) {
   const T lr = opt.learning_rate, reg = opt.regularization;
   T prediction = dot(p, q, k);
   if (opt.biased) prediction += opt.global_mean + bu + bi;
@@ -239,9 +238,8 @@ inline std::string explicit_singular_message(int64_t row) {
 // X (and solved_bias when biased) are written in place. With λ = 0 a short row gets the
 // minimum-norm least-squares solution; a singular system raises NumericalError.
 template <class T>
-void explicit_als_solve_rows(const CsrView<T>& R, const DenseView<const T>& F,
-                             const T* fixed_bias, const DenseView<T>& X, T* solved_bias,
-                             const ExplicitOptions<T>& opt) {
+void explicit_als_solve_rows(const CsrView<T>& R, const DenseView<const T>& F, const T* fixed_bias,
+                             const DenseView<T>& X, T* solved_bias, const ExplicitOptions<T>& opt) {
   R.debug_validate("ratings");
   require(R.cols == F.rows,
           "ratings: the number of columns must equal the rows of the fixed factors");
@@ -249,8 +247,8 @@ void explicit_als_solve_rows(const CsrView<T>& R, const DenseView<const T>& F,
           "solved factors must have one row per rating row and the fixed factors' columns");
   const int k = static_cast<int>(F.cols);
   const int m = k + (opt.biased ? 1 : 0);
-  const int threads = threads_for(double(R.nnz()) * m * m + double(R.rows) * m * m * m / 3,
-                                  opt.num_threads);
+  const int threads =
+      threads_for(double(R.nnz()) * m * m + double(R.rows) * m * m * m / 3, opt.num_threads);
   ErrorCollector errors;
 #pragma omp parallel num_threads(threads)
   {

@@ -75,13 +75,13 @@ T* usable_gram(T* solved_gram, const NmfOptions<T>& opt) {
 }
 
 template <class T>
-void check_arguments(const CsrView<T>& R, const DenseView<const T>& F, int64_t rows,
-                     int64_t cols, const NmfOptions<T>& opt) {
-  check_solve_shapes(R, F, rows, cols,
-                     {"n_components must be at least 1",
-                      "W and H must have the same number of components",
-                      "X must have one row per factor row being solved",
-                      "X must have one column per fixed factor row"});
+void check_arguments(const CsrView<T>& R, const DenseView<const T>& F, int64_t rows, int64_t cols,
+                     const NmfOptions<T>& opt) {
+  check_solve_shapes(
+      R, F, rows, cols,
+      {"n_components must be at least 1", "W and H must have the same number of components",
+       "X must have one row per factor row being solved",
+       "X must have one column per fixed factor row"});
   sparse_detail::check_structure(R);
   require_finite_nonnegative(opt.l1, "l1 penalty");
   require_finite_nonnegative(opt.l2, "l2 penalty");
@@ -99,8 +99,8 @@ std::vector<T> column_sums(const DenseView<const T>& F) {
 // What a step needs of the fixed side: FᵀF and its column sums, when the options use them.
 template <class T>
 struct FixedSide {
-  std::vector<T> gram;    // FᵀF (Frobenius, missing cells as zeros)
-  std::vector<T> colsum;  // Σ_j f_j (KL, missing cells as zeros)
+  std::vector<T> gram;          // FᵀF (Frobenius, missing cells as zeros)
+  std::vector<T> colsum;        // Σ_j f_j (KL, missing cells as zeros)
   const T* products = nullptr;  // R F (R.rows x k) when the caller computed it, else nullptr
 };
 
@@ -171,8 +171,7 @@ constexpr int kBlock = 8 * kVectorBytes / static_cast<int>(sizeof(T));
 
 template <class T>
 struct Block {
-  explicit Block(int k)
-      : w(static_cast<size_t>(k) * kBlock<T>), b(w.size()), d(w.size()), row(k) {}
+  explicit Block(int k) : w(static_cast<size_t>(k) * kBlock<T>), b(w.size()), d(w.size()), row(k) {}
   std::vector<T> w, b, d;  // factors, Σ x f and a third k x kBlock<T> scratch, all transposed
   std::vector<T> row;      // one factor row
 };
@@ -372,7 +371,8 @@ double cd_sweep(const CsrView<T>& R, const DenseView<const T>& F, const FixedSid
           const int n = static_cast<int>(R.indptr[r + 1] - begin);
           rows.clear();  // G_r = Σ over the row's stored j of f_j f_jᵀ, + l2 I
           for (int e = 0; e < n; ++e)
-            if (sparse_detail::column_ok(R.indices[begin + e], cols)) rows.push_back(F.row(R.indices[begin + e]));
+            if (sparse_detail::column_ok(R.indices[begin + e], cols))
+              rows.push_back(F.row(R.indices[begin + e]));
           if (n == 0) {  // nothing observed: the factor row is 0
             std::fill(w, w + k, T(0));
             return;
@@ -412,8 +412,7 @@ inline T subnormal_floor(T flush_below) {
 // results below flush_below set to 0. Adding a zero penalty changes nothing (d >= 0), so no
 // branches and the loop vectorizes.
 template <class T>
-inline void mu_apply(T* w, const T* num, const T* den, int size, T l1, T l2, T eps,
-                     T flush_below) {
+inline void mu_apply(T* w, const T* num, const T* den, int size, T l1, T l2, T eps, T flush_below) {
 #pragma omp simd
   for (int e = 0; e < size; ++e) {
     T d = (den[e] + l1) + l2 * w[e];
@@ -452,8 +451,8 @@ void mu_sweep(const CsrView<T>& R, const DenseView<const T>& F, const FixedSide<
   const int k = static_cast<int>(F.cols);
   const bool kl = opt.loss == NmfLoss::KullbackLeibler;
   const T eps = static_cast<T>(kNmfEpsilon);
-  const double flops = (double(R.nnz()) * (kl || opt.ignore_missing ? 2 : 1) +
-                        double(R.rows) * k) * k * 2;
+  const double flops =
+      (double(R.nnz()) * (kl || opt.ignore_missing ? 2 : 1) + double(R.rows) * k) * k * 2;
   if (!kl && !opt.ignore_missing) {  // blocks of rows: numerator Σ x f, denominator G w
     for_each_block<false>(R, F, side, X, opt.num_threads, flops, solved_gram,
                           [&](Block<T>& blk, int64_t block, int m) {
@@ -595,8 +594,8 @@ void nmf_gram(const DenseView<const T>& F, T* G, int num_threads) {
 // Returns Σ |projected gradient| over all coordinates (scikit-learn's "violation").
 template <class T>
 double nmf_cd_update(const CsrView<T>& R, const DenseView<const T>& F, const T* gram,
-                     const DenseView<T>& X, const NmfOptions<T>& opt,
-                     const T* products = nullptr, T* solved_gram = nullptr) {
+                     const DenseView<T>& X, const NmfOptions<T>& opt, const T* products = nullptr,
+                     T* solved_gram = nullptr) {
   const FlushSubnormals flush;
   nmf_detail::check_arguments(R, F, X.rows, X.cols, opt);
   auto side = nmf_detail::prepare(F, gram, opt);
@@ -639,8 +638,8 @@ double nmf_loss(const CsrView<T>& R, const DenseView<const T>& W, const DenseVie
 // Returns the number of sweeps done.
 template <class T>
 int nmf_solve_rows(const CsrView<T>& R, const DenseView<const T>& F, const T* fixed_gram,
-                   const DenseView<T>& X, const NmfOptions<T>& opt, NmfSolver solver,
-                   int max_iter, double tol) {
+                   const DenseView<T>& X, const NmfOptions<T>& opt, NmfSolver solver, int max_iter,
+                   double tol) {
   const FlushSubnormals flush;
   nmf_detail::check_arguments(R, F, X.rows, X.cols, opt);
   require(max_iter >= 1, "max_iter must be at least 1");
@@ -655,7 +654,8 @@ int nmf_solve_rows(const CsrView<T>& R, const DenseView<const T>& F, const T* fi
   double squared_norm = 0.0;
   if (opt.loss == NmfLoss::Frobenius && !opt.ignore_missing) {
     products.resize(static_cast<size_t>(R.rows) * k);
-    sparse_detail::raise_entry_flags(sparse_detail::products(R, F, products.data(), opt.num_threads));
+    sparse_detail::raise_entry_flags(
+        sparse_detail::products(R, F, products.data(), opt.num_threads));
     side.products = products.data();
     for (int64_t e = 0; e < R.nnz(); ++e) squared_norm += double(R.data[e]) * double(R.data[e]);
   }
@@ -696,8 +696,8 @@ int nmf_solve_rows(const CsrView<T>& R, const DenseView<const T>& F, const T* fi
       const double flops = (double(R.rows) * k * k + double(R.rows) * k) * 2 * 10;
       n_iter = 0;
       while (n_iter < max_iter) {
-        const int sweeps = tol > 0 ? std::min(10 - n_iter % 10, max_iter - n_iter)
-                                   : max_iter - n_iter;
+        const int sweeps =
+            tol > 0 ? std::min(10 - n_iter % 10, max_iter - n_iter) : max_iter - n_iter;
         nmf_detail::for_each_block(R, F, side, X, opt.num_threads, flops, static_cast<T*>(nullptr),
                                    [&](nmf_detail::Block<T>& blk, int64_t, int) {
                                      for (int sweep = 0; sweep < sweeps; ++sweep)

@@ -75,8 +75,7 @@ class EntryFlags {
 // end of the row: most rows are shorter than the prefetch distance, and the next row's first
 // entries would otherwise always miss.
 template <class T>
-inline int sparse_row_product(const CsrView<T>& R, int64_t r, const DenseView<const T>& F,
-                              T* out) {
+inline int sparse_row_product(const CsrView<T>& R, int64_t r, const DenseView<const T>& F, T* out) {
   constexpr int kChunk = 16;
   const int k = static_cast<int>(F.cols);
   const uint32_t cols = static_cast<uint32_t>(R.cols);
@@ -118,8 +117,8 @@ template <class T>
 int products(const CsrView<T>& R, const DenseView<const T>& D, T* out, int num_threads) {
   const int64_t p = D.cols;
   int flags = 0;
-#pragma omp parallel num_threads(threads_for(double(R.nnz()) * p * 2, num_threads, \
-                                             kSweepMinFlops)) reduction(| : flags)
+#pragma omp parallel num_threads( \
+        threads_for(double(R.nnz()) * p * 2, num_threads, kSweepMinFlops)) reduction(| : flags)
   {
     const FlushSubnormals flush;
 #pragma omp for schedule(dynamic, 64)

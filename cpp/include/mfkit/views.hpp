@@ -60,10 +60,10 @@ struct DenseView {
 
 // The error messages of check_solve_shapes, in the model's own terms.
 struct SolveShapeMessages {
-  const char* no_factors;     // the fixed factors have no columns
-  const char* factors;        // solved and fixed factors differ in columns
-  const char* rows;           // R has not one row per solved row
-  const char* fixed_rows;     // R has not one column per fixed row
+  const char* no_factors;  // the fixed factors have no columns
+  const char* factors;     // solved and fixed factors differ in columns
+  const char* rows;        // R has not one row per solved row
+  const char* fixed_rows;  // R has not one column per fixed row
 };
 
 // O(1) shape checks of a row solve: the x_rows x x_cols factors solved from R, one row per row
