@@ -18,25 +18,21 @@ mfkit::AlsOptions<T> als_options(double regularization, double regularization_ex
   opt.regularization = static_cast<T>(regularization);
   opt.regularization_exponent = static_cast<T>(regularization_exponent);
   opt.alpha = static_cast<T>(alpha);
-  if (solver == "cg")
-    opt.solver = mfkit::AlsSolver::ConjugateGradient;
-  else if (solver == "cholesky")
-    opt.solver = mfkit::AlsSolver::Cholesky;
-  else
-    throw std::invalid_argument("solver must be 'cg' or 'cholesky', got '" + solver + "'");
+  opt.solver = parse_choice<mfkit::AlsSolver>(
+      solver, "solver",
+      {{"cg", mfkit::AlsSolver::ConjugateGradient}, {"cholesky", mfkit::AlsSolver::Cholesky}});
   opt.cg_steps = cg_steps;
   opt.num_threads = num_threads;
   return opt;
 }
 
-
 template <class T>
 void bind_als(py::module_& m, const std::string& suffix) {
   m.def(("als_half_sweep" + suffix).c_str(),
-        [](const InArray<int64_t>& indptr, const InArray<int32_t>& indices,
-           const InArray<T>& data, const InArray<T>& fixed, py::array solved,
-           double regularization, double regularization_exponent, double alpha,
-           const std::string& solver, int cg_steps, int num_threads) {
+        [](const InArray<int64_t>& indptr, const InArray<int32_t>& indices, const InArray<T>& data,
+           const InArray<T>& fixed, py::array solved, double regularization,
+           double regularization_exponent, double alpha, const std::string& solver, int cg_steps,
+           int num_threads) {
           const auto Y = input_matrix(fixed, "fixed factors");
           const auto X = output_matrix<T>(solved, "solved factors");
           const auto R = csr(indptr, indices, data, Y.rows);
@@ -52,10 +48,10 @@ void bind_als(py::module_& m, const std::string& suffix) {
         "Solve every row of `solved` with `fixed` held constant (one ALS half-sweep), in place.");
 
   m.def(("als_solve_rows" + suffix).c_str(),
-        [](const InArray<int64_t>& indptr, const InArray<int32_t>& indices,
-           const InArray<T>& data, const InArray<T>& fixed, const InArray<T>& fixed_gram,
-           py::array solved, double regularization, double regularization_exponent,
-           double alpha, const std::string& solver, int cg_steps, int num_threads) {
+        [](const InArray<int64_t>& indptr, const InArray<int32_t>& indices, const InArray<T>& data,
+           const InArray<T>& fixed, const InArray<T>& fixed_gram, py::array solved,
+           double regularization, double regularization_exponent, double alpha,
+           const std::string& solver, int cg_steps, int num_threads) {
           const auto Y = input_matrix(fixed, "fixed factors");
           const auto G = input_matrix(fixed_gram, "gram");
           if (G.rows != Y.cols || G.cols != Y.cols)
@@ -67,22 +63,21 @@ void bind_als(py::module_& m, const std::string& suffix) {
           py::gil_scoped_release release;
           mfkit::als_solve_rows(R, Y, G.ptr, X, opt);
         },
-        py::arg("indptr"), py::arg("indices"), py::arg("data"), py::arg("fixed"),
-        py::arg("gram"), py::arg("solved").noconvert(), py::arg("regularization"),
+        py::arg("indptr"), py::arg("indices"), py::arg("data"), py::arg("fixed"), py::arg("gram"),
+        py::arg("solved").noconvert(), py::arg("regularization"),
         py::arg("regularization_exponent"), py::arg("alpha"), py::arg("solver"),
         py::arg("cg_steps"), py::arg("num_threads"),
         "Solve the rows of `solved` in place given `fixed` and its cached gram matrix.");
 
   m.def(("als_loss" + suffix).c_str(),
-        [](const InArray<int64_t>& indptr, const InArray<int32_t>& indices,
-           const InArray<T>& data, const InArray<T>& user_factors,
-           const InArray<T>& item_factors, double regularization, double regularization_exponent,
-           double alpha, int num_threads) {
+        [](const InArray<int64_t>& indptr, const InArray<int32_t>& indices, const InArray<T>& data,
+           const InArray<T>& user_factors, const InArray<T>& item_factors, double regularization,
+           double regularization_exponent, double alpha, int num_threads) {
           const auto X = input_matrix(user_factors, "user_factors");
           const auto Y = input_matrix(item_factors, "item_factors");
           const auto R = csr(indptr, indices, data, Y.rows);
-          const auto opt = als_options<T>(regularization, regularization_exponent, alpha, "cg", 1,
-                                          num_threads);
+          const auto opt =
+              als_options<T>(regularization, regularization_exponent, alpha, "cg", 1, num_threads);
           py::gil_scoped_release release;
           return mfkit::als_loss(R, X, Y, opt);
         },
@@ -93,13 +88,7 @@ void bind_als(py::module_& m, const std::string& suffix) {
   m.def(("gram" + suffix).c_str(),
         [](const InArray<T>& factors, int num_threads) {
           const auto Y = input_matrix(factors, "factors");
-          py::array_t<T> G({Y.cols, Y.cols});
-          T* out = G.mutable_data();
-          {
-            py::gil_scoped_release release;
-            mfkit::gram(Y, out, num_threads);
-          }
-          return G;
+          return new_matrix<T>(Y.cols, Y.cols, [&](T* G) { mfkit::gram(Y, G, num_threads); });
         },
         py::arg("factors"), py::arg("num_threads"), "YᵀY of a factor matrix.");
 }

@@ -14,16 +14,6 @@
 namespace mfkit_bindings {
 MFKIT_LEVEL_BEGIN
 
-// A writeable, C-contiguous 1-D output of the model dtype (never converted: see output_matrix).
-template <class T>
-T* output_vector(py::array& array, int64_t size, const char* name) {
-  if (!py::isinstance<py::array_t<T>>(array) || array.ndim() != 1 ||
-      !(array.flags() & py::array::c_style) || !array.writeable() || array.shape(0) != size)
-    throw std::invalid_argument(std::string(name) + " must be a writeable C-contiguous 1-D array "
-                                "of the model dtype with " + std::to_string(size) + " entries");
-  return static_cast<T*>(array.mutable_data());
-}
-
 template <class T>
 mfkit::BprOptions<T> bpr_options(double learning_rate, double regularization,
                                  const std::string& negative_sampling, bool verify,
@@ -31,13 +21,10 @@ mfkit::BprOptions<T> bpr_options(double learning_rate, double regularization,
   mfkit::BprOptions<T> opt;
   opt.learning_rate = static_cast<T>(learning_rate);
   opt.regularization = static_cast<T>(regularization);
-  if (negative_sampling == "uniform")
-    opt.sampling = mfkit::NegativeSampling::Uniform;
-  else if (negative_sampling == "popularity")
-    opt.sampling = mfkit::NegativeSampling::Popularity;
-  else
-    throw std::invalid_argument("negative_sampling must be 'uniform' or 'popularity', got '" +
-                                negative_sampling + "'");
+  opt.sampling =
+      parse_choice<mfkit::NegativeSampling>(negative_sampling, "negative_sampling",
+                                            {{"uniform", mfkit::NegativeSampling::Uniform},
+                                             {"popularity", mfkit::NegativeSampling::Popularity}});
   opt.verify_negatives = verify;
   opt.num_threads = num_threads;
   return opt;
@@ -111,8 +98,8 @@ void bind_bpr(py::module_& m, const std::string& suffix) {
            const std::string& negative_sampling, bool verify_negative_samples, uint64_t seed,
            int num_threads) {
           const auto P = bpr_positives(indptr, indices, &entry_rows, n_items, &filter);
-          const auto opt = bpr_options<T>(0.01, 0.0, negative_sampling, verify_negative_samples,
-                                          num_threads);
+          const auto opt =
+              bpr_options<T>(0.01, 0.0, negative_sampling, verify_negative_samples, num_threads);
           const int64_t n = P.nnz();
           py::array_t<int32_t> users(n), positives(n), negatives(n);
           int32_t* u = users.mutable_data();
@@ -126,9 +113,8 @@ void bind_bpr(py::module_& m, const std::string& suffix) {
           return py::make_tuple(users, positives, negatives, bpr_stats(stats));
         },
         py::arg("indptr"), py::arg("indices"), py::arg("entry_rows"), py::arg("filter"),
-        py::arg("n_items"),
-        py::arg("negative_sampling"), py::arg("verify_negative_samples"), py::arg("seed"),
-        py::arg("num_threads"),
+        py::arg("n_items"), py::arg("negative_sampling"), py::arg("verify_negative_samples"),
+        py::arg("seed"), py::arg("num_threads"),
         "The (user, positive, negative) triples bpr_epoch draws with these arguments.");
 
   m.def(("bpr_update" + suffix).c_str(),
@@ -142,8 +128,8 @@ void bind_bpr(py::module_& m, const std::string& suffix) {
           if (users.ndim() != 1 || positives.ndim() != 1 || negatives.ndim() != 1 ||
               positives.size() != users.size() || negatives.size() != users.size())
             throw std::invalid_argument("users, positives and negatives must be 1-D, equally long");
-          const auto opt = bpr_options<T>(learning_rate, regularization, "uniform", true,
-                                          num_threads);
+          const auto opt =
+              bpr_options<T>(learning_rate, regularization, "uniform", true, num_threads);
           const int32_t* u = users.data();
           const int32_t* p = positives.data();
           const int32_t* q = negatives.data();
@@ -193,8 +179,7 @@ void bind_bpr(py::module_& m, const std::string& suffix) {
           const int64_t* counts = nullptr;
           if (opt.sampling == mfkit::NegativeSampling::Popularity) {
             if (cumulative_counts.ndim() != 1 || cumulative_counts.size() != Y.rows)
-              throw std::invalid_argument(
-                  "cumulative_counts must be 1-D with one entry per item");
+              throw std::invalid_argument("cumulative_counts must be 1-D with one entry per item");
             counts = cumulative_counts.data();
           }
           const T* bias = item_bias.data();

@@ -20,7 +20,8 @@ void bind_metrics(py::module_& m, const std::string& suffix) {
           auto pattern = [&](const InArray<int64_t>& indptr, const InArray<int32_t>& indices,
                              const std::string& name) {
             if (indptr.ndim() != 1 || indices.ndim() != 1 || indptr.size() != S.rows + 1)
-              throw std::invalid_argument(name + ": indptr must be 1-D with one entry per row of "
+              throw std::invalid_argument(name +
+                                          ": indptr must be 1-D with one entry per row of "
                                           "scores plus one, and indices 1-D");
             const int64_t nnz = indptr.at(S.rows);
             if (nnz < 0 || indices.size() < nnz)

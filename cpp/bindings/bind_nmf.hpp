@@ -6,6 +6,7 @@
 
 #include "arrays.hpp"
 #include "mfkit/nmf.hpp"
+#include "mfkit/sparse.hpp"
 
 namespace mfkit_bindings {
 MFKIT_LEVEL_BEGIN
@@ -14,13 +15,9 @@ template <class T>
 mfkit::NmfOptions<T> nmf_options(const std::string& beta_loss, double l1, double l2,
                                  bool ignore_missing, int num_threads) {
   mfkit::NmfOptions<T> opt;
-  if (beta_loss == "frobenius")
-    opt.loss = mfkit::NmfLoss::Frobenius;
-  else if (beta_loss == "kullback-leibler")
-    opt.loss = mfkit::NmfLoss::KullbackLeibler;
-  else
-    throw std::invalid_argument("beta_loss must be 'frobenius' or 'kullback-leibler', got '" +
-                                beta_loss + "'");
+  opt.loss = parse_choice<mfkit::NmfLoss>(beta_loss, "beta_loss",
+                                          {{"frobenius", mfkit::NmfLoss::Frobenius},
+                                           {"kullback-leibler", mfkit::NmfLoss::KullbackLeibler}});
   opt.l1 = static_cast<T>(l1);
   opt.l2 = static_cast<T>(l2);
   opt.ignore_missing = ignore_missing;
@@ -59,70 +56,85 @@ T* optional_gram_output(py::object& array, int64_t k) {
   return view.ptr;
 }
 
+// The arrays of one update step (nmf_cd_update, nmf_mu_update), checked and viewed.
+template <class T>
+struct NmfStep {
+  mfkit::DenseView<const T> F;
+  mfkit::DenseView<T> X;
+  mfkit::CsrView<T> R;
+  const T* products;
+  const T* fixed_gram;
+  T* solved_gram;
+};
+
+template <class T>
+NmfStep<T> nmf_step(const InArray<int64_t>& indptr, const InArray<int32_t>& indices,
+                    const InArray<T>& data, const InArray<T>& fixed, py::array& solved,
+                    const InArray<T>& products, const InArray<T>& fixed_gram,
+                    py::object& solved_gram) {
+  const auto F = input_matrix(fixed, "fixed factors");
+  const auto X = output_matrix<T>(solved, "solved factors");
+  return {F,
+          X,
+          csr(indptr, indices, data, F.rows),
+          optional_products(products, X.rows, F.cols),
+          optional_gram(fixed_gram, F.cols),
+          optional_gram_output<T>(solved_gram, F.cols)};
+}
+
 template <class T>
 void bind_nmf(py::module_& m, const std::string& suffix) {
   m.def(("nmf_cd_update" + suffix).c_str(),
-        [](const InArray<int64_t>& indptr, const InArray<int32_t>& indices,
-           const InArray<T>& data, const InArray<T>& fixed, py::array solved,
-           const InArray<T>& products, const InArray<T>& fixed_gram, py::object solved_gram,
-           double l1, double l2, bool ignore_missing, int num_threads) {
-          const auto F = input_matrix(fixed, "fixed factors");
-          const auto X = output_matrix<T>(solved, "solved factors");
-          const auto R = csr(indptr, indices, data, F.rows);
-          const T* P = optional_products(products, X.rows, F.cols);
-          const T* G = optional_gram(fixed_gram, F.cols);
-          T* out = optional_gram_output<T>(solved_gram, F.cols);
+        [](const InArray<int64_t>& indptr, const InArray<int32_t>& indices, const InArray<T>& data,
+           const InArray<T>& fixed, py::array solved, const InArray<T>& products,
+           const InArray<T>& fixed_gram, py::object solved_gram, double l1, double l2,
+           bool ignore_missing, int num_threads) {
+          const auto step =
+              nmf_step(indptr, indices, data, fixed, solved, products, fixed_gram, solved_gram);
           const auto opt = nmf_options<T>("frobenius", l1, l2, ignore_missing, num_threads);
           py::gil_scoped_release release;
-          return mfkit::nmf_cd_update(R, F, G, X, opt, P, out);
+          return mfkit::nmf_cd_update(step.R, step.F, step.fixed_gram, step.X, opt, step.products,
+                                      step.solved_gram);
         },
         py::arg("indptr"), py::arg("indices"), py::arg("data"), py::arg("fixed"),
         py::arg("solved").noconvert(), py::arg("products"), py::arg("fixed_gram"),
-        py::arg("solved_gram").none(true), py::arg("l1"), py::arg("l2"),
-        py::arg("ignore_missing"), py::arg("num_threads"),
+        py::arg("solved_gram").none(true), py::arg("l1"), py::arg("l2"), py::arg("ignore_missing"),
+        py::arg("num_threads"),
         "One coordinate-descent sweep over the rows of `solved` (in place); returns the "
         "violation.");
 
   m.def(("nmf_mu_update" + suffix).c_str(),
-        [](const InArray<int64_t>& indptr, const InArray<int32_t>& indices,
-           const InArray<T>& data, const InArray<T>& fixed, py::array solved,
-           const InArray<T>& products, const InArray<T>& fixed_gram, py::object solved_gram,
-           const std::string& beta_loss, double l1, double l2, bool ignore_missing,
-           double flush_below, int num_threads) {
-          const auto F = input_matrix(fixed, "fixed factors");
-          const auto X = output_matrix<T>(solved, "solved factors");
-          const auto R = csr(indptr, indices, data, F.rows);
-          const T* P = optional_products(products, X.rows, F.cols);
-          const T* G = optional_gram(fixed_gram, F.cols);
-          T* out = optional_gram_output<T>(solved_gram, F.cols);
+        [](const InArray<int64_t>& indptr, const InArray<int32_t>& indices, const InArray<T>& data,
+           const InArray<T>& fixed, py::array solved, const InArray<T>& products,
+           const InArray<T>& fixed_gram, py::object solved_gram, const std::string& beta_loss,
+           double l1, double l2, bool ignore_missing, double flush_below, int num_threads) {
+          const auto step =
+              nmf_step(indptr, indices, data, fixed, solved, products, fixed_gram, solved_gram);
           const auto opt = nmf_options<T>(beta_loss, l1, l2, ignore_missing, num_threads);
           py::gil_scoped_release release;
-          mfkit::nmf_mu_update(R, F, G, X, opt, static_cast<T>(flush_below), P, out);
+          mfkit::nmf_mu_update(step.R, step.F, step.fixed_gram, step.X, opt,
+                               static_cast<T>(flush_below), step.products, step.solved_gram);
         },
         py::arg("indptr"), py::arg("indices"), py::arg("data"), py::arg("fixed"),
         py::arg("solved").noconvert(), py::arg("products"), py::arg("fixed_gram"),
-        py::arg("solved_gram").none(true), py::arg("beta_loss"), py::arg("l1"),
-        py::arg("l2"),
+        py::arg("solved_gram").none(true), py::arg("beta_loss"), py::arg("l1"), py::arg("l2"),
         py::arg("ignore_missing"), py::arg("flush_below"), py::arg("num_threads"),
         "One multiplicative update of the rows of `solved` (in place).");
 
   m.def(("nmf_solve" + suffix).c_str(),
-        [](const InArray<int64_t>& indptr, const InArray<int32_t>& indices,
-           const InArray<T>& data, const InArray<T>& fixed, const InArray<T>& fixed_gram,
-           py::array solved, const std::string& solver, const std::string& beta_loss, double l1,
-           double l2, bool ignore_missing, int max_iter, double tol, int num_threads) {
+        [](const InArray<int64_t>& indptr, const InArray<int32_t>& indices, const InArray<T>& data,
+           const InArray<T>& fixed, const InArray<T>& fixed_gram, py::array solved,
+           const std::string& solver, const std::string& beta_loss, double l1, double l2,
+           bool ignore_missing, int max_iter, double tol, int num_threads) {
           const auto F = input_matrix(fixed, "fixed factors");
           const T* G = optional_gram(fixed_gram, F.cols);
           const auto X = output_matrix<T>(solved, "solved factors");
           const auto R = csr(indptr, indices, data, F.rows);
           const auto opt = nmf_options<T>(beta_loss, l1, l2, ignore_missing, num_threads);
-          mfkit::NmfSolver kind;
-          if (solver == "cd")
-            kind = mfkit::NmfSolver::CoordinateDescent;
-          else if (solver == "mu")
-            kind = mfkit::NmfSolver::Multiplicative;
-          else
-            throw std::invalid_argument("solver must be 'cd' or 'mu', got '" + solver + "'");
+          const auto kind =
+              parse_choice<mfkit::NmfSolver>(solver, "solver",
+                                             {{"cd", mfkit::NmfSolver::CoordinateDescent},
+                                              {"mu", mfkit::NmfSolver::Multiplicative}});
           py::gil_scoped_release release;
           return mfkit::nmf_solve_rows(R, F, G, X, opt, kind, max_iter, tol);
         },
@@ -133,9 +145,9 @@ void bind_nmf(py::module_& m, const std::string& suffix) {
         "Solve the rows of `solved` in place with `fixed` constant; returns the sweeps done.");
 
   m.def(("nmf_loss" + suffix).c_str(),
-        [](const InArray<int64_t>& indptr, const InArray<int32_t>& indices,
-           const InArray<T>& data, const InArray<T>& W, const InArray<T>& fixed,
-           const std::string& beta_loss, bool ignore_missing, int num_threads) {
+        [](const InArray<int64_t>& indptr, const InArray<int32_t>& indices, const InArray<T>& data,
+           const InArray<T>& W, const InArray<T>& fixed, const std::string& beta_loss,
+           bool ignore_missing, int num_threads) {
           const auto F = input_matrix(fixed, "fixed factors");
           const auto Wv = input_matrix(W, "W");
           const auto R = csr(indptr, indices, data, F.rows);
@@ -150,36 +162,25 @@ void bind_nmf(py::module_& m, const std::string& suffix) {
   m.def(("nmf_gram" + suffix).c_str(),
         [](const InArray<T>& factors, int num_threads) {
           const auto F = input_matrix(factors, "factors");
-          py::array_t<T> G({F.cols, F.cols});
-          T* out = G.mutable_data();
-          {
-            py::gil_scoped_release release;
-            mfkit::nmf_gram(F, out, num_threads);
-          }
-          return G;
+          return new_matrix<T>(F.cols, F.cols, [&](T* G) { mfkit::nmf_gram(F, G, num_threads); });
         },
         py::arg("factors"), py::arg("num_threads"), "FᵀF of a factor matrix (subnormals flushed).");
 
   m.def(("csr_matmul" + suffix).c_str(),
-        [](const InArray<int64_t>& indptr, const InArray<int32_t>& indices,
-           const InArray<T>& data, const InArray<T>& dense, int num_threads) {
+        [](const InArray<int64_t>& indptr, const InArray<int32_t>& indices, const InArray<T>& data,
+           const InArray<T>& dense, int num_threads) {
           const auto D = input_matrix(dense, "dense");
           const auto R = csr(indptr, indices, data, D.rows);
-          py::array_t<T> out({R.rows, D.cols});
-          T* o = out.mutable_data();
-          {
-            py::gil_scoped_release release;
-            mfkit::csr_matmul(R, D, o, num_threads);
-          }
-          return out;
+          return new_matrix<T>(R.rows, D.cols,
+                               [&](T* out) { mfkit::csr_matmul(R, D, out, num_threads); });
         },
         py::arg("indptr"), py::arg("indices"), py::arg("data"), py::arg("dense"),
         py::arg("num_threads"), "Sparse (CSR) times dense product.");
 
   m.def(("csr_transpose_matmul" + suffix).c_str(),
-        [](const InArray<int64_t>& indptr, const InArray<int32_t>& indices,
-           const InArray<T>& data, const InArray<int64_t>& column_ptr, const InArray<T>& dense,
-           py::object out, int num_threads) {
+        [](const InArray<int64_t>& indptr, const InArray<int32_t>& indices, const InArray<T>& data,
+           const InArray<int64_t>& column_ptr, const InArray<T>& dense, py::object out,
+           int num_threads) {
           const auto D = input_matrix(dense, "dense");
           if (column_ptr.ndim() != 1 || column_ptr.size() < 1)
             throw std::invalid_argument("column_ptr must be 1-D with n_columns + 1 entries");

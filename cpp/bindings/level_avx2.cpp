@@ -4,12 +4,14 @@
 #define MFKIT_WIDE_VECTORS 1
 #include "level_prelude.hpp"
 
+// clang-format off: the instruction-set pragmas stay on their lines as written
 #if defined(__clang__)
 #pragma clang attribute push(__attribute__((target("avx2,fma,bmi,bmi2,lzcnt,popcnt,f16c,movbe,sse4.2"))), apply_to = function)
 #else
 #pragma GCC push_options
 #pragma GCC target("avx2,fma,bmi,bmi2,lzcnt,popcnt,f16c,movbe,sse4.2")
 #endif
+// clang-format on
 
 #include "level_bindings.hpp"
 

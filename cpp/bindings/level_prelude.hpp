@@ -12,10 +12,12 @@
 #include <cmath>
 #include <cstdint>
 #include <exception>
+#include <initializer_list>
 #include <limits>
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #if defined(__SSE2__) || defined(_M_X64)
@@ -30,6 +32,7 @@
 
 #include "arrays.hpp"
 #include "mfkit/errors.hpp"
+#include "mfkit/fp_env.hpp"
 #include "mfkit/level.hpp"
 #include "mfkit/parallel.hpp"
 #include "mfkit/views.hpp"

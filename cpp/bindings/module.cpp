@@ -51,8 +51,7 @@ bool cpu_supports(const std::string& level) {
   return level == "baseline";
 }
 
-void add_level(py::module_& m, py::list& levels, const char* name,
-               void (*bind)(py::module_&)) {
+void add_level(py::module_& m, py::list& levels, const char* name, void (*bind)(py::module_&)) {
   py::module_ sub = m.def_submodule(name, "mfkit kernels compiled for one instruction-set level");
   bind(sub);
   levels.append(py::make_tuple(name, cpu_supports(name)));

@@ -47,9 +47,13 @@ struct AlsOptions {
 
 // Confidence and preference of one stored value r.
 template <class T>
-inline T als_confidence(T r, T alpha) { return T(1) + alpha * std::abs(r); }
+inline T als_confidence(T r, T alpha) {
+  return T(1) + alpha * std::abs(r);
+}
 template <class T>
-inline T als_preference(T r) { return r > T(0) ? T(1) : T(0); }
+inline T als_preference(T r) {
+  return r > T(0) ? T(1) : T(0);
+}
 
 template <class T>
 inline T als_row_regularization(const AlsOptions<T>& opt, int64_t count) {
@@ -64,17 +68,16 @@ constexpr int kBlockRows = 8;  // rows handled together; CG shares each pass ove
 template <class T>
 void check_als_arguments(const CsrView<T>& R, const DenseView<const T>& Y, int64_t x_rows,
                          int64_t x_cols, const AlsOptions<T>& opt) {
-  require(Y.cols >= 1, "factors must be at least 1");
-  require(x_cols == Y.cols, "user and item factors must have the same number of columns");
-  require(R.rows == x_rows, "matrix rows must equal the number of factor rows being solved");
-  require(R.cols == Y.rows, "matrix columns must equal the number of fixed factor rows");
-  require(opt.regularization >= T(0) && std::isfinite(opt.regularization),
-          "regularization must be a finite number >= 0");
-  require(opt.regularization_exponent >= T(0) && std::isfinite(opt.regularization_exponent),
-          "regularization_exponent must be a finite number >= 0");
-  require(opt.alpha >= T(0) && std::isfinite(opt.alpha), "alpha must be a finite number >= 0");
+  check_solve_shapes(
+      R, Y, x_rows, x_cols,
+      {"factors must be at least 1", "user and item factors must have the same number of columns",
+       "matrix rows must equal the number of factor rows being solved",
+       "matrix columns must equal the number of fixed factor rows"});
+  R.debug_validate("user_items");
+  require_finite_nonnegative(opt.regularization, "regularization");
+  require_finite_nonnegative(opt.regularization_exponent, "regularization_exponent");
+  require_finite_nonnegative(opt.alpha, "alpha");
   require(opt.cg_steps >= 1, "cg_steps must be at least 1");
-  R.validate("user_items");
 }
 
 // The stored entries of one row, as the solvers read them.
@@ -91,8 +94,8 @@ struct RowEntries {
 template <class T>
 class BlockEntries {
  public:
-  void gather(const CsrView<T>& R, const DenseView<const T>& Y, int64_t first, int count,
-              T alpha, const T* BinvY) {
+  void gather(const CsrView<T>& R, const DenseView<const T>& Y, int64_t first, int count, T alpha,
+              const T* BinvY) {
     const int64_t begin = R.indptr[first];
     const size_t n = static_cast<size_t>(R.indptr[first + count] - begin);
     y_.resize(n);
@@ -114,8 +117,8 @@ class BlockEntries {
 
   RowEntries<T> row(int j) const {
     const int o = offset_[j];
-    return {offset_[j + 1] - o, y_.data() + o, w_.empty() ? nullptr : w_.data() + o,
-            cp_.data() + o, cm1_.data() + o};
+    return {offset_[j + 1] - o, y_.data() + o, w_.empty() ? nullptr : w_.data() + o, cp_.data() + o,
+            cm1_.data() + o};
   }
 
  private:
@@ -129,18 +132,21 @@ class BlockEntries {
 template <class T>
 struct Workspace {
   explicit Workspace(int k)
-      : A(static_cast<size_t>(k) * k), b(k), R(static_cast<size_t>(kBlockRows) * k),
-        P(R.size()), AP(R.size()) {}
+      : A(static_cast<size_t>(k) * k),
+        b(k),
+        R(static_cast<size_t>(kBlockRows) * k),
+        P(R.size()),
+        AP(R.size()) {}
   BlockEntries<T> entries;
-  std::vector<T> A, b;     // direct solve
-  std::vector<T> S, z;     // Woodbury system (n_u x n_u) and right-hand side
-  std::vector<T> R, P, AP; // CG residuals, directions and A·directions of a block
+  std::vector<T> A, b;      // direct solve
+  std::vector<T> S, z;      // Woodbury system (n_u x n_u) and right-hand side
+  std::vector<T> R, P, AP;  // CG residuals, directions and A·directions of a block
 };
 
 // Exact row solve by Cholesky of YᵀY + Yᵀ(C_u - I)Y + λ_u I.
 template <class T>
-void solve_row_cholesky(const T* G, int k, T lambda, const RowEntries<T>& e, Workspace<T>& ws,
-                        T* x, int64_t row) {
+void solve_row_cholesky(const T* G, int k, T lambda, const RowEntries<T>& e, Workspace<T>& ws, T* x,
+                        int64_t row) {
   std::copy(G, G + static_cast<size_t>(k) * k, ws.A.begin());
   for (int a = 0; a < k; ++a) ws.A[static_cast<size_t>(a) * k + a] += lambda;
   add_weighted_outer_products(ws.A.data(), k, e.y, e.cm1, e.n);
@@ -148,8 +154,9 @@ void solve_row_cholesky(const T* G, int k, T lambda, const RowEntries<T>& e, Wor
   for (int i = 0; i < e.n; ++i)
     if (e.cp[i] != T(0)) axpy(e.cp[i], e.y[i], ws.b.data(), k);
   if (!cholesky_upper(ws.A.data(), k))
-    throw NumericalError("ALS: the system for row " + std::to_string(row) +
-                         " is not positive definite (numerically singular); increase regularization");
+    throw NumericalError(
+        "ALS: the system for row " + std::to_string(row) +
+        " is not positive definite (numerically singular); increase regularization");
   cholesky_solve_upper(ws.A.data(), ws.b.data(), k);
   std::copy(ws.b.begin(), ws.b.end(), x);
 }
@@ -194,7 +201,8 @@ std::vector<T> woodbury_factors(const CsrView<T>& R, const DenseView<const T>& Y
   double saved = 0;
   for (int64_t u = 0; u < R.rows; ++u) {
     const double n = double(R.indptr[u + 1] - R.indptr[u]);
-    if (n > 0 && n < k) saved += (n * k * k / 2 + double(k) * k * k / 6) - (n * n * k / 2 + n * n * n / 6);
+    if (n > 0 && n < k)
+      saved += (n * k * k / 2 + double(k) * k * k / 6) - (n * n * k / 2 + n * n * n / 6);
   }
   if (saved < double(Y.rows) * k * k) return {};
 
@@ -244,8 +252,7 @@ inline void add_sparse_products(const RowEntries<T>& e, const T* v, T* out, int 
 // The m rows of a block run in lockstep so that YᵀY is streamed once per step for all of them;
 // each row's arithmetic is exactly that of a lone row (symmetric_matmul_rows guarantees it).
 template <class T>
-void solve_block_cg(const T* G, int k, const T* lambda, int m, int steps, Workspace<T>& ws,
-                    T* X) {
+void solve_block_cg(const T* G, int k, const T* lambda, int m, int steps, Workspace<T>& ws, T* X) {
   T* R = ws.R.data();
   T* P = ws.P.data();
   T* AP = ws.AP.data();

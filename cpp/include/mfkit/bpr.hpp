@@ -41,6 +41,7 @@
 #include <vector>
 
 #include "mfkit/level.hpp"
+#include "mfkit/dense.hpp"
 #include "mfkit/errors.hpp"
 #include "mfkit/parallel.hpp"
 #include "mfkit/random.hpp"
@@ -116,10 +117,11 @@ struct BprPositives {
       }
       if (!ok) break;
     }
-    require(ok, n + ": malformed (indptr must not decrease, column indices must be in range and "
-                    "strictly increasing within each row" +
-                    std::string(need_entry_rows ? ", entry_rows must give each entry's row)"
-                                                : ")"));
+    require(ok,
+            n +
+                ": malformed (indptr must not decrease, column indices must be in range and "
+                "strictly increasing within each row" +
+                std::string(need_entry_rows ? ", entry_rows must give each entry's row)" : ")"));
     require(filter == nullptr || (filter_words == std::max<int64_t>(1, (nnz() + 3) / 4) &&
                                   filter_words <= (int64_t(1) << 32)),
             n + ": the membership filter does not match the matrix (rebuild it)");
@@ -228,30 +230,29 @@ inline int32_t no_negative_found(bool uniform, const int32_t* row, int64_t n_row
                                  Xoshiro256& retry, BprStats& stats) {
   if (uniform && n_row < n_items) {
     ++stats.draws;
-    return kth_absent(row, n_row, static_cast<int64_t>(retry.below(
-                                       static_cast<uint64_t>(n_items - n_row))));
+    return kth_absent(row, n_row,
+                      static_cast<int64_t>(retry.below(static_cast<uint64_t>(n_items - n_row))));
   }
   ++stats.skipped;
   return -1;
 }
 
-// x·(a − b) with a fixed reduction order (16 independent partial sums, then a tree).
+// x·(a − b) with dot()'s fixed reduction order (kLanes independent partial sums, then a tree).
 template <class T>
 inline T dot_difference(const T* x, const T* a, const T* b, int n) {
-  T acc[16] = {};
+  T acc[kLanes] = {};
   int i = 0;
-  for (; i + 16 <= n; i += 16)
-    for (int l = 0; l < 16; ++l) acc[l] += x[i + l] * (a[i + l] - b[i + l]);
+  for (; i + kLanes <= n; i += kLanes)
+    for (int l = 0; l < kLanes; ++l) acc[l] += x[i + l] * (a[i + l] - b[i + l]);
   for (int l = 0; i + l < n; ++l) acc[l] += x[i + l] * (a[i + l] - b[i + l]);
-  for (int l = 0; l < 8; ++l) acc[l] += acc[l + 8];
-  for (int l = 0; l < 4; ++l) acc[l] += acc[l + 4];
-  for (int l = 0; l < 2; ++l) acc[l] += acc[l + 2];
-  return acc[0] + acc[1];
+  return sum_lanes(acc);
 }
 
 // g = σ(−d) = 1 / (1 + e^d); exact limits 0 and 1 for large |d|, never NaN for finite d.
 template <class T>
-inline T sigmoid_of_negative(T d) { return T(1) / (T(1) + std::exp(d)); }
+inline T sigmoid_of_negative(T d) {
+  return T(1) / (T(1) + std::exp(d));
+}
 
 // One SGD step on the triple (u, i, j). Returns false (and changes nothing) when the score is
 // not finite: the factors have diverged.
@@ -294,7 +295,9 @@ class ChunkSampler {
  public:
   ChunkSampler(const BprPositives& P, NegativeSampling sampling, bool verify, uint64_t seed,
                int64_t chunk)
-      : P_(P), uniform_(sampling == NegativeSampling::Uniform), verify_(verify),
+      : P_(P),
+        uniform_(sampling == NegativeSampling::Uniform),
+        verify_(verify),
         positive_(stream_seed(seed, 3 * static_cast<uint64_t>(chunk))),
         negative_(stream_seed(seed, 3 * static_cast<uint64_t>(chunk) + 1)),
         retry_(stream_seed(seed, 3 * static_cast<uint64_t>(chunk) + 2)) {}
@@ -347,8 +350,8 @@ class ChunkSampler {
     sink.item(t.negative);
     if (verify_) {
       if (P_.filter)
-        prefetch_bytes(P_.filter + filter_word(filter_hash(t.user, t.negative), P_.filter_words),
-                       1, false);
+        prefetch_bytes(P_.filter + filter_word(filter_hash(t.user, t.negative), P_.filter_words), 1,
+                       false);
       else
         prefetch_bytes(P_.indptr + t.user, 2, false);
     }
@@ -417,8 +420,7 @@ template <class T>
 void check_bpr_options(const BprOptions<T>& opt) {
   require(std::isfinite(opt.learning_rate) && opt.learning_rate > T(0),
           "learning_rate must be a finite number > 0");
-  require(std::isfinite(opt.regularization) && opt.regularization >= T(0),
-          "regularization must be a finite number >= 0");
+  require_finite_nonnegative(opt.regularization, "regularization");
   require(opt.learning_rate * opt.regularization < T(1),
           "learning_rate * regularization must be < 1");
 }
@@ -451,6 +453,26 @@ BprStats run_chunks(int chunks, double work, int num_threads, Body&& body) {
   return total;
 }
 
+// Runs the samplers of all chunks of an epoch (nnz(P) samples, split by chunk_begin), each into
+// the sink make_sink(first sample, chunk's stats) returns; `work_per_sample` sizes the team.
+template <class T, class MakeSink>
+BprStats sample_chunks(const BprPositives& P, const BprOptions<T>& opt, uint64_t seed,
+                       double work_per_sample, MakeSink&& make_sink) {
+  const int64_t n = P.nnz();
+  if (n == 0) return {};
+  const int chunks = clamp_threads(opt.num_threads);
+  std::atomic<bool> stop{false};
+  return run_chunks(chunks, static_cast<double>(n) * work_per_sample, opt.num_threads,
+                    [&](int t, BprStats& stats) {
+                      const int64_t begin = chunk_begin(n, chunks, t);
+                      const int64_t count = chunk_begin(n, chunks, t + 1) - begin;
+                      stats.samples = count;
+                      auto sink = make_sink(begin, stats);
+                      ChunkSampler sampler(P, opt.sampling, opt.verify_negatives, seed, t);
+                      sampler.run(count, sink, stats, stop);
+                    });
+}
+
 }  // namespace detail
 
 // Fills `filter` (filter_size(nnz) words) with the (row, column) pairs of P, for
@@ -473,43 +495,21 @@ BprStats bpr_epoch(const BprPositives& P, const DenseView<T>& X, const DenseView
   detail::check_bpr_options(opt);
   detail::check_bpr_factors(P, X, Y, bias);
   P.validate("user_items", true);
-  const int64_t n = P.nnz();
-  if (n == 0) return {};
-  const int chunks = clamp_threads(opt.num_threads);
-  std::atomic<bool> stop{false};
-  return detail::run_chunks(
-      chunks, static_cast<double>(n) * static_cast<double>(X.cols) * 10, opt.num_threads,
-      [&](int t, BprStats& stats) {
-        const int64_t begin = detail::chunk_begin(n, chunks, t);
-        const int64_t count = detail::chunk_begin(n, chunks, t + 1) - begin;
-        stats.samples = count;
-        detail::SgdSink<T> sink{X, Y, bias, opt.learning_rate, opt.regularization, &stats};
-        detail::ChunkSampler sampler(P, opt.sampling, opt.verify_negatives, seed, t);
-        sampler.run(count, sink, stats, stop);
+  return detail::sample_chunks(
+      P, opt, seed, static_cast<double>(X.cols) * 10, [&](int64_t, BprStats& stats) {
+        return detail::SgdSink<T>{X, Y, bias, opt.learning_rate, opt.regularization, &stats};
       });
 }
 
 // The triples bpr_epoch would draw with the same arguments, without updating anything:
 // users / positives / negatives (nnz(P) each; negative -1 for a skipped sample).
 template <class T>
-BprStats bpr_sample(const BprPositives& P, const BprOptions<T>& opt, uint64_t seed,
-                    int32_t* users, int32_t* positives, int32_t* negatives) {
+BprStats bpr_sample(const BprPositives& P, const BprOptions<T>& opt, uint64_t seed, int32_t* users,
+                    int32_t* positives, int32_t* negatives) {
   P.validate("user_items", true);
-  const int64_t n = P.nnz();
-  if (n == 0) return {};
-  const int chunks = clamp_threads(opt.num_threads);
-  std::atomic<bool> stop{false};
-  return detail::run_chunks(chunks, static_cast<double>(n) * 20, opt.num_threads,
-                            [&](int t, BprStats& stats) {
-                              const int64_t begin = detail::chunk_begin(n, chunks, t);
-                              const int64_t count = detail::chunk_begin(n, chunks, t + 1) - begin;
-                              stats.samples = count;
-                              detail::RecordSink sink{users + begin, positives + begin,
-                                                      negatives + begin};
-                              detail::ChunkSampler sampler(P, opt.sampling, opt.verify_negatives,
-                                                           seed, t);
-                              sampler.run(count, sink, stats, stop);
-                            });
+  return detail::sample_chunks(P, opt, seed, 20.0, [&](int64_t begin, BprStats&) {
+    return detail::RecordSink{users + begin, positives + begin, negatives + begin};
+  });
 }
 
 // SGD steps over given triples (negative -1: skipped), split into chunks as bpr_epoch splits
@@ -633,8 +633,7 @@ BprStats bpr_fold_in(const BprPositives& R, const DenseView<const T>& Y, const T
           stats.ranked += d > T(0) ? 2 : (d == T(0) ? 1 : 0);
           ++stats.updates;
           const T g = detail::sigmoid_of_negative(d);
-          for (int f = 0; f < k; ++f)
-            x[f] = x[f] + lr * (g * (yi[f] - yj[f]) - reg * x[f]);
+          for (int f = 0; f < k; ++f) x[f] = x[f] + lr * (g * (yi[f] - yj[f]) - reg * x[f]);
         }
       }
     });

@@ -32,6 +32,17 @@ inline void prefetch_row(const T* row, int n) {
 
 constexpr int kPrefetchAhead = 16;  // entries between a row's prefetch and its use
 
+// The sum of kLanes partial sums by a pairwise (tree) reduction, written out so that it is fully
+// unrolled: short dependency chains, fixed order. Overwrites acc.
+template <class A>
+inline A sum_lanes(A* acc) {
+  static_assert(kLanes == 16, "the reduction below is written for 16 lanes");
+  for (int j = 0; j < 8; ++j) acc[j] += acc[j + 8];
+  for (int j = 0; j < 4; ++j) acc[j] += acc[j + 4];
+  for (int j = 0; j < 2; ++j) acc[j] += acc[j + 2];
+  return acc[0] + acc[1];
+}
+
 template <class T>
 inline T dot(const T* a, const T* b, int n) {
   T acc[kLanes] = {};
@@ -39,13 +50,7 @@ inline T dot(const T* a, const T* b, int n) {
   for (; i + kLanes <= n; i += kLanes)
     for (int j = 0; j < kLanes; ++j) acc[j] += a[i + j] * b[i + j];
   for (int j = 0; i + j < n; ++j) acc[j] += a[i + j] * b[i + j];
-  // Pairwise (tree) reduction of the lanes, written out so it is fully unrolled: short
-  // dependency chains, fixed order.
-  static_assert(kLanes == 16, "the reduction below is written for 16 lanes");
-  for (int j = 0; j < 8; ++j) acc[j] += acc[j + 8];
-  for (int j = 0; j < 4; ++j) acc[j] += acc[j + 4];
-  for (int j = 0; j < 2; ++j) acc[j] += acc[j + 2];
-  return acc[0] + acc[1];
+  return sum_lanes(acc);
 }
 
 // dot() accumulated in double: for the scalars that steer an iteration (CG step sizes), where
@@ -57,10 +62,7 @@ inline double dot_wide(const T* a, const T* b, int n) {
   for (; i + kLanes <= n; i += kLanes)
     for (int j = 0; j < kLanes; ++j) acc[j] += double(a[i + j]) * double(b[i + j]);
   for (int j = 0; i + j < n; ++j) acc[j] += double(a[i + j]) * double(b[i + j]);
-  for (int j = 0; j < 8; ++j) acc[j] += acc[j + 8];
-  for (int j = 0; j < 4; ++j) acc[j] += acc[j + 4];
-  for (int j = 0; j < 2; ++j) acc[j] += acc[j + 2];
-  return acc[0] + acc[1];
+  return sum_lanes(acc);
 }
 
 // out[r] = dot(a[r], b, n) for four vectors a[0..3] in one pass over b: four independent
@@ -80,10 +82,7 @@ inline void dot4(const T* const* a, const T* b, int n, T* out) {
   for (int r = 0; r < 4; ++r) {
     T* lane = acc[r];
     for (int j = 0; i + j < n; ++j) lane[j] += a[r][i + j] * b[i + j];
-    for (int j = 0; j < 8; ++j) lane[j] += lane[j + 8];
-    for (int j = 0; j < 4; ++j) lane[j] += lane[j + 4];
-    for (int j = 0; j < 2; ++j) lane[j] += lane[j + 2];
-    out[r] = lane[0] + lane[1];
+    out[r] = sum_lanes(lane);
   }
 }
 
@@ -135,8 +134,8 @@ inline void panel(const T* B, int64_t ldb, const T* X, int64_t ldx, T* Y, int64_
 // Y = X B for X (m x depth, row stride ldx), B (depth x n, row stride ldb), Y (m x n, row stride
 // ldy), in panels; every element summed over a in order, whatever m and the panel it falls in.
 template <class T>
-inline void panel_matmul(const T* X, int64_t ldx, const T* B, int64_t ldb, T* Y, int64_t ldy,
-                         int m, int depth, int64_t n) {
+inline void panel_matmul(const T* X, int64_t ldx, const T* B, int64_t ldb, T* Y, int64_t ldy, int m,
+                         int depth, int64_t n) {
   int64_t b0 = 0;
   for (; b0 + kPanelColumns <= n; b0 += kPanelColumns) {
     int j = 0;
@@ -193,7 +192,6 @@ inline void portable(const T* A, const T* X, T* Y, int n, int m) {
            Y + static_cast<int64_t>(j) * n, n);
 }
 
-
 }  // namespace matmul_detail
 
 template <class T>
@@ -241,7 +239,8 @@ inline void add_weighted_outer_products(T* A, int n, const T* const* v, const T*
   }
   for (; j < count; ++j) {
     const T* vj = v[j];
-    for (int a = 0; a < n; ++a) axpy(w[j] * vj[a], vj + a, A + static_cast<int64_t>(a) * n + a, n - a);
+    for (int a = 0; a < n; ++a)
+      axpy(w[j] * vj[a], vj + a, A + static_cast<int64_t>(a) * n + a, n - a);
   }
 }
 
@@ -249,33 +248,43 @@ inline void add_weighted_outer_products(T* A, int n, const T* const* v, const T*
 template <class T>
 inline void mirror_upper(T* A, int n) {
   for (int a = 0; a < n; ++a)
-    for (int b = a + 1; b < n; ++b) A[static_cast<int64_t>(b) * n + a] = A[static_cast<int64_t>(a) * n + b];
+    for (int b = a + 1; b < n; ++b)
+      A[static_cast<int64_t>(b) * n + a] = A[static_cast<int64_t>(a) * n + b];
 }
+
+// A per-thread guard that does nothing (see gram).
+struct NoThreadGuard {};
 
 // G = YᵀY (k x k, both triangles). Every thread walks Y once, chunk by chunk, and accumulates
 // the rows of G it owns (static round-robin ownership, the same for every chunk), so each entry
 // is summed by one thread in one fixed order: the result does not depend on the thread count.
-template <class T>
-void gram(const DenseView<const T>& Y, T* G, int num_threads) {
+// Each thread of the region holds a ThreadGuard for its lifetime (NMF: FlushSubnormals); a team
+// only from `min_flops` of work.
+template <class ThreadGuard = NoThreadGuard, class T>
+void gram(const DenseView<const T>& Y, T* G, int num_threads, double min_flops = kTeamMinFlops) {
   const int k = static_cast<int>(Y.cols);
   const int64_t n = Y.rows;
   constexpr int64_t kChunk = 256;  // rows of Y per pass, kept in cache; a multiple of 4
   for (int64_t i = 0; i < static_cast<int64_t>(k) * k; ++i) G[i] = T(0);
-#pragma omp parallel num_threads(threads_for(double(n) * k * k, num_threads))
-  for (int64_t start = 0; start < n; start += kChunk) {
-    const int64_t end = std::min(n, start + kChunk);
+#pragma omp parallel num_threads(threads_for(double(n) * k * k, num_threads, min_flops))
+  {
+    const ThreadGuard guard{};
+    (void)guard;
+    for (int64_t start = 0; start < n; start += kChunk) {
+      const int64_t end = std::min(n, start + kChunk);
 #pragma omp for schedule(static, 1) nowait
-    for (int a = 0; a < k; ++a) {
-      T* acc = G + static_cast<int64_t>(a) * k;
-      int64_t i = start;
-      for (; i + 4 <= end; i += 4) {
-        const T *y0 = Y.row(i), *y1 = Y.row(i + 1), *y2 = Y.row(i + 2), *y3 = Y.row(i + 3);
-        const T s0 = y0[a], s1 = y1[a], s2 = y2[a], s3 = y3[a];
-        for (int b = a; b < k; ++b) acc[b] += s0 * y0[b] + s1 * y1[b] + s2 * y2[b] + s3 * y3[b];
-      }
-      for (; i < end; ++i) {
-        const T* y = Y.row(i);
-        axpy(y[a], y + a, acc + a, k - a);
+      for (int a = 0; a < k; ++a) {
+        T* acc = G + static_cast<int64_t>(a) * k;
+        int64_t i = start;
+        for (; i + 4 <= end; i += 4) {
+          const T *y0 = Y.row(i), *y1 = Y.row(i + 1), *y2 = Y.row(i + 2), *y3 = Y.row(i + 3);
+          const T s0 = y0[a], s1 = y1[a], s2 = y2[a], s3 = y3[a];
+          for (int b = a; b < k; ++b) acc[b] += s0 * y0[b] + s1 * y1[b] + s2 * y2[b] + s3 * y3[b];
+        }
+        for (; i < end; ++i) {
+          const T* y = Y.row(i);
+          axpy(y[a], y + a, acc + a, k - a);
+        }
       }
     }
   }

@@ -2,6 +2,7 @@
 // OpenMP parallel region (an exception escaping a region terminates the process).
 #pragma once
 
+#include <cmath>
 #include <exception>
 #include <mutex>
 #include <stdexcept>
@@ -18,6 +19,13 @@ class NumericalError : public std::runtime_error {
 
 inline void require(bool condition, const std::string& message) {
   if (!condition) throw std::invalid_argument(message);
+}
+
+// Requires a finite value >= 0 (a penalty, a weight): "<name> must be a finite number >= 0".
+template <class T>
+inline void require_finite_nonnegative(T value, const char* name) {
+  if (!(value >= T(0) && std::isfinite(value)))
+    throw std::invalid_argument(std::string(name) + " must be a finite number >= 0");
 }
 
 // Runs callables inside a parallel region, keeping the first exception; rethrow() re-raises it

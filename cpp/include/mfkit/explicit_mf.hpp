@@ -36,50 +36,11 @@
 #include "mfkit/dense.hpp"
 #include "mfkit/errors.hpp"
 #include "mfkit/parallel.hpp"
+#include "mfkit/random.hpp"
 #include "mfkit/views.hpp"
 
 namespace mfkit {
 MFKIT_LEVEL_BEGIN
-
-namespace explicit_detail {
-
-// SplitMix64 (Steele, Lea & Flood, OOPSLA 2014): advances `state`, returns the next output.
-inline uint64_t splitmix64(uint64_t& state) {
-  state += 0x9E3779B97F4A7C15ULL;
-  uint64_t z = state;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
-
-// The high and low 64-bit halves of a * b, in portable 32-bit pieces.
-inline void multiply_wide(uint64_t a, uint64_t b, uint64_t& high, uint64_t& low) {
-  const uint64_t a0 = a & 0xFFFFFFFFULL, a1 = a >> 32;
-  const uint64_t b0 = b & 0xFFFFFFFFULL, b1 = b >> 32;
-  const uint64_t p00 = a0 * b0, p01 = a0 * b1, p10 = a1 * b0, p11 = a1 * b1;
-  const uint64_t middle = (p00 >> 32) + (p10 & 0xFFFFFFFFULL) + p01;
-  high = p11 + (p10 >> 32) + (middle >> 32);
-  low = (middle << 32) | (p00 & 0xFFFFFFFFULL);
-}
-
-// Uniform integer in [0, n), n >= 1: Lemire's multiply-shift with rejection (ACM TOMACS 2019).
-inline uint64_t uniform_below(uint64_t& state, uint64_t n) {
-  uint64_t high, low;
-  multiply_wide(splitmix64(state), n, high, low);
-  if (low < n) {
-    const uint64_t threshold = (0 - n) % n;  // 2^64 mod n
-    while (low < threshold) multiply_wide(splitmix64(state), n, high, low);
-  }
-  return high;
-}
-
-// The generator state of block `block` for an epoch seeded with `seed`.
-inline uint64_t block_state(uint64_t seed, uint64_t block) {
-  uint64_t s = block;
-  return seed ^ splitmix64(s);
-}
-
-}  // namespace explicit_detail
 
 // Ratings as coordinate triplets grouped by block: block `ub * grid + ib` holds entries
 // block_ptr[block] .. block_ptr[block + 1] − 1, whose users lie in user block `ub` and items in
@@ -121,8 +82,9 @@ struct RatingBlocks {
         }
       }
     }
-    require(ok, "ratings: an entry lies outside its block (user or item id out of range, or in "
-                "another user / item block)");
+    require(ok,
+            "ratings: an entry lies outside its block (user or item id out of range, or in "
+            "another user / item block)");
   }
 };
 
@@ -140,21 +102,19 @@ struct ExplicitOptions {
 };
 
 // Shuffles every block's entries in place (Fisher–Yates, Knuth vol. 2 Algorithm P), block b with
-// its own generator seeded from (seed, b): the result does not depend on the thread count.
+// its own SplitMix64 stream, stream_seed(seed, b): the result does not depend on the thread count.
 template <class T>
-void explicit_shuffle_blocks(const RatingBlocks<T, int32_t, T>& R, uint64_t seed,
-                             int num_threads) {
+void explicit_shuffle_blocks(const RatingBlocks<T, int32_t, T>& R, uint64_t seed, int num_threads) {
   R.validate();
   const int64_t blocks = static_cast<int64_t>(R.grid) * R.grid;
   const int threads = threads_for(double(R.nnz) * 8, num_threads);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
   for (int64_t b = 0; b < blocks; ++b) {
-    uint64_t state = explicit_detail::block_state(seed, static_cast<uint64_t>(b));
+    SplitMix64 generator(stream_seed(seed, static_cast<uint64_t>(b)));
     const int64_t start = R.block_ptr[b];
     const int64_t n = R.block_ptr[b + 1] - start;
     for (int64_t i = n - 1; i >= 1; --i) {
-      const int64_t j = static_cast<int64_t>(
-          explicit_detail::uniform_below(state, static_cast<uint64_t>(i + 1)));
+      const int64_t j = static_cast<int64_t>(generator.below(static_cast<uint64_t>(i + 1)));
       std::swap(R.users[start + i], R.users[start + j]);
       std::swap(R.items[start + i], R.items[start + j]);
       std::swap(R.ratings[start + i], R.ratings[start + j]);
@@ -164,8 +124,7 @@ void explicit_shuffle_blocks(const RatingBlocks<T, int32_t, T>& R, uint64_t seed
 
 // One SGD step on rating r of (p, q) with biases (bu, bi).
 template <class T>
-inline void explicit_sgd_step(T* p, T* q, int k, T r, T& bu, T& bi,
-                              const ExplicitOptions<T>& opt) {
+inline void explicit_sgd_step(T* p, T* q, int k, T r, T& bu, T& bi, const ExplicitOptions<T>& opt) {
   const T lr = opt.learning_rate, reg = opt.regularization;
   T prediction = dot(p, q, k);
   if (opt.biased) prediction += opt.global_mean + bu + bi;
@@ -226,7 +185,7 @@ void explicit_sgd_epoch(const RatingBlocks<T>& R, const int32_t* shifts, const D
 template <class T>
 double explicit_loss(const CsrView<T>& R, const DenseView<const T>& P, const DenseView<const T>& Q,
                      const T* user_bias, const T* item_bias, const ExplicitOptions<T>& opt) {
-  R.validate("ratings");
+  R.debug_validate("ratings");
   require(P.rows == R.rows && Q.rows == R.cols && P.cols == Q.cols,
           "factors: user_factors must be n_users x k and item_factors n_items x k");
   const int k = static_cast<int>(P.cols);
@@ -279,18 +238,17 @@ inline std::string explicit_singular_message(int64_t row) {
 // X (and solved_bias when biased) are written in place. With λ = 0 a short row gets the
 // minimum-norm least-squares solution; a singular system raises NumericalError.
 template <class T>
-void explicit_als_solve_rows(const CsrView<T>& R, const DenseView<const T>& F,
-                             const T* fixed_bias, const DenseView<T>& X, T* solved_bias,
-                             const ExplicitOptions<T>& opt) {
-  R.validate("ratings");
+void explicit_als_solve_rows(const CsrView<T>& R, const DenseView<const T>& F, const T* fixed_bias,
+                             const DenseView<T>& X, T* solved_bias, const ExplicitOptions<T>& opt) {
+  R.debug_validate("ratings");
   require(R.cols == F.rows,
           "ratings: the number of columns must equal the rows of the fixed factors");
   require(X.rows == R.rows && X.cols == F.cols,
           "solved factors must have one row per rating row and the fixed factors' columns");
   const int k = static_cast<int>(F.cols);
   const int m = k + (opt.biased ? 1 : 0);
-  const int threads = threads_for(double(R.nnz()) * m * m + double(R.rows) * m * m * m / 3,
-                                  opt.num_threads);
+  const int threads =
+      threads_for(double(R.nnz()) * m * m + double(R.rows) * m * m * m / 3, opt.num_threads);
   ErrorCollector errors;
 #pragma omp parallel num_threads(threads)
   {

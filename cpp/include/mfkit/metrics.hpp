@@ -193,10 +193,9 @@ double auc(std::vector<T>& row, const std::vector<uint8_t>& role, int64_t n_nega
     relevant_scores.push_back(row[c]);
     row[c] = std::numeric_limits<T>::quiet_NaN();
   }
-  const int64_t twice_correct =
-      relevant_scores.size() <= kAucCountingMax
-          ? twice_correct_by_counting(row.data(), cols, relevant_scores)
-          : twice_correct_by_search(row.data(), cols, relevant_scores);
+  const int64_t twice_correct = relevant_scores.size() <= kAucCountingMax
+                                    ? twice_correct_by_counting(row.data(), cols, relevant_scores)
+                                    : twice_correct_by_search(row.data(), cols, relevant_scores);
   return double(twice_correct) / (2.0 * double(relevant_scores.size()) * double(n_negative));
 }
 

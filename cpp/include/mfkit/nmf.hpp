@@ -38,15 +38,12 @@
 #include <string>
 #include <vector>
 
-#if defined(__SSE2__) || defined(_M_X64)
-#include <xmmintrin.h>
-#define MFKIT_NMF_MXCSR 1
-#endif
-
 #include "mfkit/level.hpp"
 #include "mfkit/dense.hpp"
 #include "mfkit/errors.hpp"
+#include "mfkit/fp_env.hpp"
 #include "mfkit/parallel.hpp"
+#include "mfkit/sparse.hpp"
 #include "mfkit/views.hpp"
 
 namespace mfkit {
@@ -69,90 +66,7 @@ struct NmfOptions {
   int num_threads = 1;
 };
 
-// Threads for one parallel region of the NMF kernels: a team only for regions of at least
-// ~2·10⁷ flops (a few ms on one core). The solvers run one region per sweep, hundreds of sweeps
-// in a transform; each region ends in a barrier, which on a busy machine can cost a scheduler
-// time slice, far more than a small region gains from a second thread.
-inline int sweep_threads(double flops, int num_threads) {
-  return flops < 2e7 ? 1 : clamp_threads(num_threads);
-}
-
 namespace nmf_detail {
-
-// Subnormal numbers flushed to zero (x86 MXCSR FTZ and DAZ) for the lifetime of the guard, on
-// the calling thread; the previous mode is restored afterwards. Multiplicative updates shrink
-// entries that should be 0 geometrically, and products of small factors underflow: without this
-// a fit slows down about twofold after a few dozen iterations (subnormal arithmetic takes
-// microcode assists). Results differ only by amounts below the smallest normal number
-// (1.2e-38 in float32, 2.2e-308 in float64). Every parallel region of this file opens one per
-// thread, and every public function one for its calling thread.
-class FlushSubnormals {
- public:
-  FlushSubnormals() {
-#if defined(MFKIT_NMF_MXCSR)
-    saved_ = _mm_getcsr();
-    _mm_setcsr(saved_ | 0x8040u);  // FTZ (bit 15) | DAZ (bit 6)
-#endif
-  }
-  ~FlushSubnormals() {
-#if defined(MFKIT_NMF_MXCSR)
-    _mm_setcsr(saved_);
-#endif
-  }
-  FlushSubnormals(const FlushSubnormals&) = delete;
-  FlushSubnormals& operator=(const FlushSubnormals&) = delete;
-
- private:
-  unsigned saved_ = 0;
-};
-
-// Checks of X. The O(rows) structure (indptr) is checked before any work; the O(nnz) entries
-// (column index in range, value finite and >= 0) are checked by the passes that read them, as
-// they read them: a bad entry is skipped (never dereferenced) and flagged, and the kernel throws
-// std::invalid_argument once its parallel region is over (the factors being solved may then be
-// partly updated). This saves a separate pass over X, a sizeable share of a sweep's memory
-// traffic.
-template <class T>
-void check_structure(const CsrView<T>& R) {
-  require(R.rows >= 0 && R.cols >= 0 && R.cols <= INT32_MAX, "X: invalid shape");
-  require(R.indptr != nullptr && R.indptr[0] == 0, "X: indptr[0] must be 0");
-  int decreasing = 0;
-  for (int64_t r = 0; r < R.rows; ++r) decreasing |= R.indptr[r] > R.indptr[r + 1] ? 1 : 0;
-  require(decreasing == 0, "X: indptr must be non-decreasing");
-}
-
-constexpr int kBadIndex = 1;
-constexpr int kBadValue = 2;
-
-// Flags of one entry: 0 when its column is in [0, cols) and its value finite and >= 0.
-template <class T>
-inline int entry_flags(int32_t column, T value, uint32_t cols) {
-  const bool value_ok = value >= T(0) && value <= std::numeric_limits<T>::max();
-  return (static_cast<uint32_t>(column) >= cols ? kBadIndex : 0) | (value_ok ? 0 : kBadValue);
-}
-
-inline bool column_ok(int32_t column, uint32_t cols) {
-  return static_cast<uint32_t>(column) < cols;
-}
-
-inline void raise_entry_flags(int flags) {
-  require(!(flags & kBadIndex), "X: column index out of range");
-  require(!(flags & kBadValue), "X must hold finite non-negative values");
-}
-
-// Accumulates the flags of a parallel region (each thread adds its own once).
-class EntryFlags {
- public:
-  void add(int flags) {
-    if (!flags) return;
-#pragma omp atomic
-    flags_ |= flags;
-  }
-  void raise() const { raise_entry_flags(flags_); }
-
- private:
-  int flags_ = 0;
-};
 
 // The solved-side gram is produced by the blocked sweeps only (Frobenius, missing as zeros).
 template <class T>
@@ -161,96 +75,16 @@ T* usable_gram(T* solved_gram, const NmfOptions<T>& opt) {
 }
 
 template <class T>
-void check_arguments(const CsrView<T>& R, const DenseView<const T>& F, int64_t rows,
-                     int64_t cols, const NmfOptions<T>& opt) {
-  require(F.cols >= 1, "n_components must be at least 1");
-  require(cols == F.cols, "W and H must have the same number of components");
-  require(R.rows == rows, "X must have one row per factor row being solved");
-  require(R.cols == F.rows, "X must have one column per fixed factor row");
-  require(opt.l1 >= T(0) && std::isfinite(opt.l1), "l1 penalty must be a finite number >= 0");
-  require(opt.l2 >= T(0) && std::isfinite(opt.l2), "l2 penalty must be a finite number >= 0");
-  check_structure(R);
-}
-
-// out = Σ_j x_j f_j over the stored entries of row r, each output summed in entry order.
-// Columns go in chunks of 16 held in registers across the entries (one pass over the row's
-// entries per chunk), instead of loading and storing `out` for every entry. The first pass
-// prefetches whole factor rows kPrefetchAhead entries ahead in the flat index array, across the
-// end of the row: most rows are shorter than the prefetch distance, and the next row's first
-// entries would otherwise always miss.
-template <class T>
-inline int sparse_row_product(const CsrView<T>& R, int64_t r, const DenseView<const T>& F,
-                              T* out) {
-  constexpr int kChunk = 16;
-  const int k = static_cast<int>(F.cols);
-  const uint32_t cols = static_cast<uint32_t>(R.cols);
-  const int64_t begin = R.indptr[r], end = R.indptr[r + 1];
-  const int64_t ahead_end = R.indptr[R.rows] - kPrefetchAhead;  // prefetch while e < this
-  int flags = 0;
-  int c = 0;
-  for (; c + kChunk <= k; c += kChunk) {
-    T acc[kChunk] = {};
-    for (int64_t e = begin; e < end; ++e) {
-      if (c == 0) {  // (prefetching a bad index is harmless: prefetches never fault)
-        if (e < ahead_end) prefetch_row(F.row(R.indices[e + kPrefetchAhead]), k);
-      } else if (e + kPrefetchAhead < end) {
-        prefetch_row(F.row(R.indices[e + kPrefetchAhead]) + c, kChunk);
-      }
-      const int32_t column = R.indices[e];
-      const T x = R.data[e];
-      if (c == 0) flags |= entry_flags(column, x, cols);
-      if (!column_ok(column, cols)) continue;
-      const T* f = F.row(column) + c;
-#pragma omp simd
-      for (int j = 0; j < kChunk; ++j) acc[j] += x * f[j];
-    }
-    std::copy(acc, acc + kChunk, out + c);
-  }
-  if (c == k) return flags;
-  std::fill(out + c, out + k, T(0));
-  for (int64_t e = begin; e < end; ++e) {
-    if (c == 0 && e < ahead_end) prefetch_row(F.row(R.indices[e + kPrefetchAhead]), k);
-    const int32_t column = R.indices[e];
-    if (c == 0) flags |= entry_flags(column, R.data[e], cols);
-    if (column_ok(column, cols)) axpy(R.data[e], F.row(column) + c, out + c, k - c);
-  }
-  return flags;
-}
-
-// G = FᵀF (k x k, both triangles) with subnormals flushed in every thread (dense.hpp's gram
-// opens its own parallel region, outside our guards). Rows go in at most 32 fixed groups, each
-// summed into its own partial in row order, and the partials are added in group order: the
-// result does not depend on the number of threads.
-template <class T>
-void gram_rows(const DenseView<const T>& F, T* G, int num_threads) {
-  const int k = static_cast<int>(F.cols);
-  const size_t kk = static_cast<size_t>(k) * k;
-  const int64_t groups = std::max<int64_t>(1, std::min<int64_t>(32, (F.rows + 1023) / 1024));
-  const int64_t per_group = (F.rows + groups - 1) / groups;
-  std::vector<T> partial(static_cast<size_t>(groups) * kk, T(0));
-  ErrorCollector errors;
-#pragma omp parallel num_threads(sweep_threads(double(F.rows) * k * k, num_threads))
-  {
-    const FlushSubnormals flush;
-    errors.run([&] {
-      std::vector<const T*> rows(static_cast<size_t>(per_group));
-      const std::vector<T> ones(static_cast<size_t>(per_group), T(1));
-#pragma omp for schedule(dynamic, 1)
-      for (int64_t g = 0; g < groups; ++g) {
-        const int64_t first = g * per_group;
-        const int64_t count = std::min(per_group, F.rows - first);
-        if (count <= 0) continue;
-        for (int64_t i = 0; i < count; ++i) rows[static_cast<size_t>(i)] = F.row(first + i);
-        add_weighted_outer_products(partial.data() + static_cast<size_t>(g) * kk, k, rows.data(),
-                                    ones.data(), static_cast<int>(count));
-      }
-    });
-  }
-  errors.rethrow();
-  std::fill(G, G + kk, T(0));
-  for (int64_t g = 0; g < groups; ++g)
-    axpy(T(1), partial.data() + static_cast<size_t>(g) * kk, G, static_cast<int>(kk));
-  mirror_upper(G, k);
+void check_arguments(const CsrView<T>& R, const DenseView<const T>& F, int64_t rows, int64_t cols,
+                     const NmfOptions<T>& opt) {
+  check_solve_shapes(
+      R, F, rows, cols,
+      {"n_components must be at least 1", "W and H must have the same number of components",
+       "X must have one row per factor row being solved",
+       "X must have one column per fixed factor row"});
+  sparse_detail::check_structure(R);
+  require_finite_nonnegative(opt.l1, "l1 penalty");
+  require_finite_nonnegative(opt.l2, "l2 penalty");
 }
 
 // Σ over the rows of F, per column, summed row by row in order (deterministic).
@@ -265,8 +99,8 @@ std::vector<T> column_sums(const DenseView<const T>& F) {
 // What a step needs of the fixed side: FᵀF and its column sums, when the options use them.
 template <class T>
 struct FixedSide {
-  std::vector<T> gram;    // FᵀF (Frobenius, missing cells as zeros)
-  std::vector<T> colsum;  // Σ_j f_j (KL, missing cells as zeros)
+  std::vector<T> gram;          // FᵀF (Frobenius, missing cells as zeros)
+  std::vector<T> colsum;        // Σ_j f_j (KL, missing cells as zeros)
   const T* products = nullptr;  // R F (R.rows x k) when the caller computed it, else nullptr
 };
 
@@ -280,7 +114,7 @@ FixedSide<T> prepare(const DenseView<const T>& F, const T* given_gram, const Nmf
     if (given_gram)
       std::copy(given_gram, given_gram + k * k, side.gram.begin());
     else
-      gram_rows(F, side.gram.data(), opt.num_threads);
+      gram<FlushSubnormals>(F, side.gram.data(), opt.num_threads, kSweepMinFlops);
   } else {
     side.colsum = column_sums(F);
   }
@@ -337,8 +171,7 @@ constexpr int kBlock = 8 * kVectorBytes / static_cast<int>(sizeof(T));
 
 template <class T>
 struct Block {
-  explicit Block(int k)
-      : w(static_cast<size_t>(k) * kBlock<T>), b(w.size()), d(w.size()), row(k) {}
+  explicit Block(int k) : w(static_cast<size_t>(k) * kBlock<T>), b(w.size()), d(w.size()), row(k) {}
   std::vector<T> w, b, d;  // factors, Σ x f and a third k x kBlock<T> scratch, all transposed
   std::vector<T> row;      // one factor row
 };
@@ -358,7 +191,7 @@ int load_block(const CsrView<T>& R, const DenseView<const T>& F, const T* produc
     if (products)
       b = products + (first + j) * k;
     else
-      flags |= sparse_row_product(R, first + j, F, blk.row.data());
+      flags |= sparse_detail::sparse_row_product(R, first + j, F, blk.row.data());
     for (int r = 0; r < k; ++r) blk.b[static_cast<size_t>(r) * kBlock<T> + j] = b[r];
   }
   return flags;
@@ -440,8 +273,8 @@ void for_each_block(const CsrView<T>& R, const DenseView<const T>& F, const Fixe
   if (solved_gram) flops += double(R.rows) * k * k;
   std::vector<T> partial(solved_gram ? static_cast<size_t>(groups) * kk : 0);
   ErrorCollector errors;
-  EntryFlags entries;
-#pragma omp parallel num_threads(sweep_threads(flops, num_threads))
+  sparse_detail::EntryFlags entries;
+#pragma omp parallel num_threads(threads_for(flops, num_threads, kSweepMinFlops))
   {
     const FlushSubnormals flush;
     errors.run([&] {
@@ -467,7 +300,7 @@ void for_each_block(const CsrView<T>& R, const DenseView<const T>& F, const Fixe
               if (side.products)
                 std::copy(side.products + (first + j) * k, side.products + (first + j + 1) * k, b);
               else
-                flags |= sparse_row_product(R, first + j, F, b);
+                flags |= sparse_detail::sparse_row_product(R, first + j, F, b);
             }
             step(blk, block, m);
           }
@@ -503,7 +336,7 @@ double cd_sweep(const CsrView<T>& R, const DenseView<const T>& F, const FixedSid
   const double per_row = opt.ignore_missing ? double(k) * k / 2 : double(k);
   const double flops = (double(R.nnz()) * per_row + 2.0 * R.rows * k * k) * 2;
   ErrorCollector errors;
-  EntryFlags entries;
+  sparse_detail::EntryFlags entries;
   if (!opt.ignore_missing) {
     const int64_t blocks = (R.rows + kBlock<T> - 1) / kBlock<T>;
     std::vector<double> block_violation(static_cast<size_t>(blocks), 0.0);
@@ -520,7 +353,7 @@ double cd_sweep(const CsrView<T>& R, const DenseView<const T>& F, const FixedSid
     return total;
   }
   std::vector<double> row_violation(static_cast<size_t>(R.rows), 0.0);
-#pragma omp parallel num_threads(sweep_threads(flops, opt.num_threads))
+#pragma omp parallel num_threads(threads_for(flops, opt.num_threads, kSweepMinFlops))
   {
     const FlushSubnormals flush;
     errors.run([&] {
@@ -538,7 +371,8 @@ double cd_sweep(const CsrView<T>& R, const DenseView<const T>& F, const FixedSid
           const int n = static_cast<int>(R.indptr[r + 1] - begin);
           rows.clear();  // G_r = Σ over the row's stored j of f_j f_jᵀ, + l2 I
           for (int e = 0; e < n; ++e)
-            if (column_ok(R.indices[begin + e], cols)) rows.push_back(F.row(R.indices[begin + e]));
+            if (sparse_detail::column_ok(R.indices[begin + e], cols))
+              rows.push_back(F.row(R.indices[begin + e]));
           if (n == 0) {  // nothing observed: the factor row is 0
             std::fill(w, w + k, T(0));
             return;
@@ -549,7 +383,7 @@ double cd_sweep(const CsrView<T>& R, const DenseView<const T>& F, const FixedSid
           add_weighted_outer_products(Gi.data(), k, rows.data(), ones.data(), valid);
           mirror_upper(Gi.data(), k);
           for (int a = 0; a < k; ++a) Gi[static_cast<size_t>(a) * k + a] += opt.l2;
-          flags |= sparse_row_product(R, r, F, b.data());
+          flags |= sparse_detail::sparse_row_product(R, r, F, b.data());
           if (opt.l1 != T(0))
             for (int t = 0; t < k; ++t) b[t] -= opt.l1;
           row_violation[static_cast<size_t>(r)] = cd_row(Gi.data(), b.data(), w, g.data(), k);
@@ -574,19 +408,11 @@ inline T subnormal_floor(T flush_below) {
   return std::max(flush_below, std::numeric_limits<T>::min());
 }
 
-// One multiplicative (Frobenius) update of the rows of a block: numerator blk.b = (R F) rows,
-// denominator (G w) + l1 + l2·w (old w), zeros replaced by eps.
+// w ← w ∘ (num / d) over `size` entries, d = den + l1 + l2·w (old w) with zeros replaced by eps,
+// results below flush_below set to 0. Adding a zero penalty changes nothing (d >= 0), so no
+// branches and the loop vectorizes.
 template <class T>
-void mu_block(const T* G, int k, Block<T>& blk, T l1, T l2, T eps, T flush_below) {
-  for (int t = 0; t < k; ++t)
-    block_row_product(G + static_cast<size_t>(t) * k, blk.w.data(), k,
-                      static_cast<const T*>(nullptr),
-                      blk.d.data() + static_cast<size_t>(t) * kBlock<T>);
-  // Adding a zero penalty changes nothing (d >= 0), so no branches and the loop vectorizes.
-  T* w = blk.w.data();
-  const T* num = blk.b.data();
-  const T* den = blk.d.data();
-  const int size = static_cast<int>(blk.w.size());
+inline void mu_apply(T* w, const T* num, const T* den, int size, T l1, T l2, T eps, T flush_below) {
 #pragma omp simd
   for (int e = 0; e < size; ++e) {
     T d = (den[e] + l1) + l2 * w[e];
@@ -596,20 +422,25 @@ void mu_block(const T* G, int k, Block<T>& blk, T l1, T l2, T eps, T flush_below
   }
 }
 
+// One multiplicative (Frobenius) update of the rows of a block: numerator blk.b = (R F) rows,
+// denominator (G w) + l1 + l2·w (old w), zeros replaced by eps.
+template <class T>
+void mu_block(const T* G, int k, Block<T>& blk, T l1, T l2, T eps, T flush_below) {
+  for (int t = 0; t < k; ++t)
+    block_row_product(G + static_cast<size_t>(t) * k, blk.w.data(), k,
+                      static_cast<const T*>(nullptr),
+                      blk.d.data() + static_cast<size_t>(t) * kBlock<T>);
+  mu_apply(blk.w.data(), blk.b.data(), blk.d.data(), static_cast<int>(blk.w.size()), l1, l2, eps,
+           flush_below);
+}
+
 // The same update on m consecutive rows of X in place, row-major (no transposition): the
 // denominators G w of two rows share every load of G (symmetric_matmul_rows).
 template <class T>
 void mu_rows(const T* G, int k, T* rows, const T* num, T* den, int m, T l1, T l2, T eps,
              T flush_below) {
   symmetric_matmul_rows(G, rows, den, k, m);
-  const int size = m * k;
-#pragma omp simd
-  for (int e = 0; e < size; ++e) {
-    T d = (den[e] + l1) + l2 * rows[e];
-    d = d == T(0) ? eps : d;
-    const T next = rows[e] * (num[e] / d);
-    rows[e] = next < flush_below ? T(0) : next;
-  }
+  mu_apply(rows, num, den, m * k, l1, l2, eps, flush_below);
 }
 
 template <class T>
@@ -620,8 +451,8 @@ void mu_sweep(const CsrView<T>& R, const DenseView<const T>& F, const FixedSide<
   const int k = static_cast<int>(F.cols);
   const bool kl = opt.loss == NmfLoss::KullbackLeibler;
   const T eps = static_cast<T>(kNmfEpsilon);
-  const double flops = (double(R.nnz()) * (kl || opt.ignore_missing ? 2 : 1) +
-                        double(R.rows) * k) * k * 2;
+  const double flops =
+      (double(R.nnz()) * (kl || opt.ignore_missing ? 2 : 1) + double(R.rows) * k) * k * 2;
   if (!kl && !opt.ignore_missing) {  // blocks of rows: numerator Σ x f, denominator G w
     for_each_block<false>(R, F, side, X, opt.num_threads, flops, solved_gram,
                           [&](Block<T>& blk, int64_t block, int m) {
@@ -631,8 +462,8 @@ void mu_sweep(const CsrView<T>& R, const DenseView<const T>& F, const FixedSide<
     return;
   }
   ErrorCollector errors;
-  EntryFlags entries;
-#pragma omp parallel num_threads(sweep_threads(flops, opt.num_threads))
+  sparse_detail::EntryFlags entries;
+#pragma omp parallel num_threads(threads_for(flops, opt.num_threads, kSweepMinFlops))
   {
     const FlushSubnormals flush;
     errors.run([&] {
@@ -644,11 +475,11 @@ void mu_sweep(const CsrView<T>& R, const DenseView<const T>& F, const FixedSide<
         T* w = X.row(r);
         const int64_t begin = R.indptr[r], end = R.indptr[r + 1];
         if (!kl) {  // ignoring missing cells: d = Σ over stored j of (w·f_j) f_j
-          flags |= sparse_row_product(R, r, F, num.data());
+          flags |= sparse_detail::sparse_row_product(R, r, F, num.data());
           std::fill(den.begin(), den.end(), T(0));
           for (int64_t e = begin; e < end; ++e) {
             if (e + kPrefetchAhead < end) prefetch_row(F.row(R.indices[e + kPrefetchAhead]), k);
-            if (!column_ok(R.indices[e], cols)) continue;
+            if (!sparse_detail::column_ok(R.indices[e], cols)) continue;
             const T* f = F.row(R.indices[e]);
             axpy(dot(w, f, k), f, den.data(), k);
           }
@@ -660,8 +491,8 @@ void mu_sweep(const CsrView<T>& R, const DenseView<const T>& F, const FixedSide<
             std::fill(den.begin(), den.end(), T(0));
           for (int64_t e = begin; e < end; ++e) {
             if (e + kPrefetchAhead < end) prefetch_row(F.row(R.indices[e + kPrefetchAhead]), k);
-            flags |= entry_flags(R.indices[e], R.data[e], cols);
-            if (!column_ok(R.indices[e], cols)) continue;
+            flags |= sparse_detail::entry_flags(R.indices[e], R.data[e], cols);
+            if (!sparse_detail::column_ok(R.indices[e], cols)) continue;
             const T* f = F.row(R.indices[e]);
             T wh = dot(w, f, k);
             if (wh < eps) wh = eps;
@@ -696,8 +527,8 @@ double loss(const CsrView<T>& R, const DenseView<const T>& W, const DenseView<co
   std::vector<double> row_loss(static_cast<size_t>(R.rows), 0.0);
   const double flops = double(R.nnz()) * k * 2;
   ErrorCollector errors;
-  EntryFlags entries;
-#pragma omp parallel num_threads(sweep_threads(flops, opt.num_threads))
+  sparse_detail::EntryFlags entries;
+#pragma omp parallel num_threads(threads_for(flops, opt.num_threads, kSweepMinFlops))
   {
     const FlushSubnormals flush;
     errors.run([&] {
@@ -710,8 +541,8 @@ double loss(const CsrView<T>& R, const DenseView<const T>& W, const DenseView<co
         double acc = 0.0;
         for (int64_t e = begin; e < end; ++e) {
           if (e + kPrefetchAhead < end) prefetch_row(F.row(R.indices[e + kPrefetchAhead]), k);
-          flags |= entry_flags(R.indices[e], R.data[e], cols);
-          if (!column_ok(R.indices[e], cols)) continue;
+          flags |= sparse_detail::entry_flags(R.indices[e], R.data[e], cols);
+          if (!sparse_detail::column_ok(R.indices[e], cols)) continue;
           const double x = R.data[e];
           const double wh = dot(w, F.row(R.indices[e]), k);
           if (!kl) {
@@ -733,7 +564,7 @@ double loss(const CsrView<T>& R, const DenseView<const T>& W, const DenseView<co
   if (opt.ignore_missing) return kl ? total : total / 2;
   if (!kl) {  // Σ over all cells of (WFᵀ)² = trace(WᵀW FᵀF)
     std::vector<T> GW(static_cast<size_t>(k) * k);
-    gram_rows(W, GW.data(), opt.num_threads);
+    gram<FlushSubnormals>(W, GW.data(), opt.num_threads, kSweepMinFlops);
     double trace = 0.0;
     for (size_t a = 0; a < GW.size(); ++a) trace += double(GW[a]) * double(side.gram[a]);
     return (total + trace) / 2;
@@ -745,42 +576,13 @@ double loss(const CsrView<T>& R, const DenseView<const T>& W, const DenseView<co
 
 }  // namespace nmf_detail
 
-namespace nmf_detail {
-
-// out = R D, rows in parallel; returns the entry flags.
-template <class T>
-int products(const CsrView<T>& R, const DenseView<const T>& D, T* out, int num_threads) {
-  const int64_t p = D.cols;
-  int flags = 0;
-#pragma omp parallel num_threads(sweep_threads(double(R.nnz()) * p * 2, num_threads)) \
-    reduction(| : flags)
-  {
-    const FlushSubnormals flush;
-#pragma omp for schedule(dynamic, 64)
-    for (int64_t r = 0; r < R.rows; ++r) flags |= sparse_row_product(R, r, D, out + r * p);
-  }
-  return flags;
-}
-
-}  // namespace nmf_detail
-
-// out = R D (R.rows × D.cols) for a CSR matrix R and a dense D with one row per column of R.
-template <class T>
-void csr_matmul(const CsrView<T>& R, const DenseView<const T>& D, T* out, int num_threads) {
-  const nmf_detail::FlushSubnormals flush;
-  require(R.cols == D.rows, "dense factor must have one row per column of the sparse matrix");
-  nmf_detail::check_structure(R);
-  // (any value sign is fine for a plain product)
-  nmf_detail::raise_entry_flags(nmf_detail::products(R, D, out, num_threads) &
-                                nmf_detail::kBadIndex);
-}
-
-// G = FᵀF for the NMF kernels' `gram` arguments (subnormals flushed, thread-independent).
+// G = FᵀF for the NMF kernels' `gram` arguments: dense.hpp's gram with subnormals flushed in
+// every thread and the sweeps' threading threshold.
 template <class T>
 void nmf_gram(const DenseView<const T>& F, T* G, int num_threads) {
-  const nmf_detail::FlushSubnormals flush;
+  const FlushSubnormals flush;
   require(F.cols >= 1, "n_components must be at least 1");
-  nmf_detail::gram_rows(F, G, num_threads);
+  gram<FlushSubnormals>(F, G, num_threads, kSweepMinFlops);
 }
 
 // One coordinate-descent (HALS) sweep over every row of X with F fixed, in place. `gram` is
@@ -792,9 +594,9 @@ void nmf_gram(const DenseView<const T>& F, T* G, int num_threads) {
 // Returns Σ |projected gradient| over all coordinates (scikit-learn's "violation").
 template <class T>
 double nmf_cd_update(const CsrView<T>& R, const DenseView<const T>& F, const T* gram,
-                     const DenseView<T>& X, const NmfOptions<T>& opt,
-                     const T* products = nullptr, T* solved_gram = nullptr) {
-  const nmf_detail::FlushSubnormals flush;
+                     const DenseView<T>& X, const NmfOptions<T>& opt, const T* products = nullptr,
+                     T* solved_gram = nullptr) {
+  const FlushSubnormals flush;
   nmf_detail::check_arguments(R, F, X.rows, X.cols, opt);
   auto side = nmf_detail::prepare(F, gram, opt);
   side.products = products;
@@ -807,7 +609,7 @@ template <class T>
 void nmf_mu_update(const CsrView<T>& R, const DenseView<const T>& F, const T* gram,
                    const DenseView<T>& X, const NmfOptions<T>& opt, T flush_below,
                    const T* products = nullptr, T* solved_gram = nullptr) {
-  const nmf_detail::FlushSubnormals flush;
+  const FlushSubnormals flush;
   nmf_detail::check_arguments(R, F, X.rows, X.cols, opt);
   auto side = nmf_detail::prepare(F, gram, opt);
   side.products = products;
@@ -821,7 +623,7 @@ void nmf_mu_update(const CsrView<T>& R, const DenseView<const T>& F, const T* gr
 template <class T>
 double nmf_loss(const CsrView<T>& R, const DenseView<const T>& W, const DenseView<const T>& F,
                 const NmfOptions<T>& opt) {
-  const nmf_detail::FlushSubnormals flush;
+  const FlushSubnormals flush;
   nmf_detail::check_arguments(R, F, W.rows, W.cols, opt);
   const auto side = nmf_detail::prepare(F, static_cast<const T*>(nullptr), opt);
   return nmf_detail::loss(R, W, F, side, opt);
@@ -836,9 +638,9 @@ double nmf_loss(const CsrView<T>& R, const DenseView<const T>& W, const DenseVie
 // Returns the number of sweeps done.
 template <class T>
 int nmf_solve_rows(const CsrView<T>& R, const DenseView<const T>& F, const T* fixed_gram,
-                   const DenseView<T>& X, const NmfOptions<T>& opt, NmfSolver solver,
-                   int max_iter, double tol) {
-  const nmf_detail::FlushSubnormals flush;
+                   const DenseView<T>& X, const NmfOptions<T>& opt, NmfSolver solver, int max_iter,
+                   double tol) {
+  const FlushSubnormals flush;
   nmf_detail::check_arguments(R, F, X.rows, X.cols, opt);
   require(max_iter >= 1, "max_iter must be at least 1");
   require(tol >= 0 && std::isfinite(tol), "tol must be a finite number >= 0");
@@ -852,14 +654,15 @@ int nmf_solve_rows(const CsrView<T>& R, const DenseView<const T>& F, const T* fi
   double squared_norm = 0.0;
   if (opt.loss == NmfLoss::Frobenius && !opt.ignore_missing) {
     products.resize(static_cast<size_t>(R.rows) * k);
-    nmf_detail::raise_entry_flags(nmf_detail::products(R, F, products.data(), opt.num_threads));
+    sparse_detail::raise_entry_flags(
+        sparse_detail::products(R, F, products.data(), opt.num_threads));
     side.products = products.data();
     for (int64_t e = 0; e < R.nnz(); ++e) squared_norm += double(R.data[e]) * double(R.data[e]);
   }
   const auto data_term = [&] {
     if (!side.products) return nmf_detail::loss(R, Xc, F, side, opt);
     std::vector<T> GX(static_cast<size_t>(k) * k);
-    nmf_detail::gram_rows(Xc, GX.data(), opt.num_threads);
+    gram<FlushSubnormals>(Xc, GX.data(), opt.num_threads, kSweepMinFlops);
     double cross = 0.0, trace = 0.0;
     for (int64_t i = 0; i < X.rows; ++i) cross += double(dot(Xc.row(i), side.products + i * k, k));
     for (size_t a = 0; a < GX.size(); ++a) trace += double(GX[a]) * double(side.gram[a]);
@@ -877,6 +680,15 @@ int nmf_solve_rows(const CsrView<T>& R, const DenseView<const T>& F, const T* fi
     const auto error = [&] { return std::sqrt(2 * std::max(data_term(), 0.0)); };
     const double initial = tol > 0 ? error() : 0.0;
     double previous = initial;
+    // scikit-learn's rule, looked at after every 10th sweep: true to stop.
+    const auto converged = [&](int sweeps_done) {
+      if (!(tol > 0 && sweeps_done % 10 == 0)) return false;
+      if (initial == 0.0) return true;
+      const double current = error();
+      if ((previous - current) / initial < tol) return true;
+      previous = current;
+      return false;
+    };
     if (side.products) {
       // Rows are independent with F fixed and the rule looks at W only every 10 sweeps, so each
       // block of rows runs all the sweeps up to the next check while it sits in cache.
@@ -884,8 +696,8 @@ int nmf_solve_rows(const CsrView<T>& R, const DenseView<const T>& F, const T* fi
       const double flops = (double(R.rows) * k * k + double(R.rows) * k) * 2 * 10;
       n_iter = 0;
       while (n_iter < max_iter) {
-        const int sweeps = tol > 0 ? std::min(10 - n_iter % 10, max_iter - n_iter)
-                                   : max_iter - n_iter;
+        const int sweeps =
+            tol > 0 ? std::min(10 - n_iter % 10, max_iter - n_iter) : max_iter - n_iter;
         nmf_detail::for_each_block(R, F, side, X, opt.num_threads, flops, static_cast<T*>(nullptr),
                                    [&](nmf_detail::Block<T>& blk, int64_t, int) {
                                      for (int sweep = 0; sweep < sweeps; ++sweep)
@@ -894,104 +706,16 @@ int nmf_solve_rows(const CsrView<T>& R, const DenseView<const T>& F, const T* fi
                                                             nmf_detail::subnormal_floor(T(0)));
                                    });
         n_iter += sweeps;
-        if (tol > 0 && n_iter % 10 == 0) {
-          if (initial == 0.0) break;
-          const double current = error();
-          if ((previous - current) / initial < tol) break;
-          previous = current;
-        }
+        if (converged(n_iter)) break;
       }
       return n_iter;
     }
     for (n_iter = 1; n_iter <= max_iter; ++n_iter) {
       nmf_detail::mu_sweep(R, F, side, X, opt, T(0));
-      if (tol > 0 && n_iter % 10 == 0) {
-        if (initial == 0.0) break;
-        const double current = error();
-        if ((previous - current) / initial < tol) break;
-        previous = current;
-      }
+      if (converged(n_iter)) break;
     }
   }
   return std::min(n_iter, max_iter);
-}
-
-// out = Rᵀ D ((R.cols) x D.cols) for a CSR matrix R and a dense D with one row per row of R,
-// by scattering each row of R: D is read sequentially and out written at random, the faster
-// order when out is the smaller array. `column_ptr` (R.cols + 1 entries) are the cumulative
-// entry counts of R's columns (the indptr of Rᵀ in CSR form): each thread owns a range of output
-// rows holding about the same number of entries, and every output row is summed over R's rows in
-// increasing order, exactly as the product over Rᵀ's rows computes it, whatever the threads.
-template <class T>
-void csr_transpose_matmul(const CsrView<T>& R, const int64_t* column_ptr,
-                          const DenseView<const T>& D, T* out, int num_threads) {
-  const nmf_detail::FlushSubnormals flush;
-  require(R.rows == D.rows, "dense factor must have one row per row of the sparse matrix");
-  nmf_detail::check_structure(R);
-  const int64_t nnz = R.nnz();
-  require(column_ptr[0] == 0 && column_ptr[R.cols] == nnz,
-          "column_ptr must hold the cumulative column counts of X");
-  // Every index in range, and strictly increasing within each row (the ranges below rely on
-  // it): every non-increasing step of the flat index array must then be a row start. One
-  // vectorized pass over the indices plus one over the rows.
-  const int32_t* idx = R.indices;
-  const uint32_t cols = static_cast<uint32_t>(R.cols);
-  int64_t steps_down = 0, row_starts_down = 0;
-  int out_of_range = nnz > 0 && static_cast<uint32_t>(idx[0]) >= cols ? 1 : 0;
-  for (int64_t e = 1; e < nnz; ++e) {
-    steps_down += idx[e - 1] >= idx[e] ? 1 : 0;
-    out_of_range |= static_cast<uint32_t>(idx[e]) >= cols ? 1 : 0;
-  }
-  require(out_of_range == 0, "X: column index out of range");
-  for (int64_t r = 1; r < R.rows; ++r) {
-    const int64_t e = R.indptr[r];
-    if (e > 0 && e < R.indptr[r + 1] && idx[e - 1] >= idx[e]) ++row_starts_down;
-  }
-  require(steps_down == row_starts_down,
-          "X must have sorted column indices without duplicates in every row");
-  const int p = static_cast<int>(D.cols);
-  std::fill(out, out + R.cols * p, T(0));
-  const int threads = sweep_threads(double(nnz) * p * 2, num_threads);
-  (void)threads;  // unused in a serial build
-#pragma omp parallel num_threads(threads)
-  {
-    const nmf_detail::FlushSubnormals flush;
-#if defined(_OPENMP)
-    const int team = omp_get_num_threads(), me = omp_get_thread_num();
-#else
-    const int team = 1, me = 0;
-#endif
-    // Output rows [lo, hi): the columns whose entries start in this thread's share of nnz.
-    const auto boundary = [&](int part) {
-      const int64_t target = nnz / team * part + std::min<int64_t>(part, nnz % team);
-      return static_cast<int32_t>(std::lower_bound(column_ptr, column_ptr + R.cols + 1, target) -
-                                  column_ptr);
-    };
-    const int32_t lo = me == 0 ? 0 : boundary(me);
-    const int32_t hi = me == team - 1 ? static_cast<int32_t>(R.cols) : boundary(me + 1);
-    for (int64_t r = 0; r < R.rows && lo < hi; ++r) {
-      const int32_t* first = R.indices + R.indptr[r];
-      const int32_t* last = R.indices + R.indptr[r + 1];
-      if (lo > 0) first = std::lower_bound(first, last, lo);
-      const T* d = D.row(r);
-      for (const int32_t* it = first; it != last && *it < hi; ++it) {
-        // Ahead in the flat index array (across row ends: rows are short), but only rows this
-        // thread owns: touching another thread's output rows makes their cache lines bounce.
-        if (it + kPrefetchAhead < idx + nnz) {
-          const int32_t ahead = it[kPrefetchAhead];
-          if (ahead >= lo && ahead < hi) prefetch_row(out + static_cast<int64_t>(ahead) * p, p);
-        }
-        T* o = out + static_cast<int64_t>(*it) * p;
-        const T x = R.data[it - R.indices];
-        int c = 0;
-        for (; c + 16 <= p; c += 16) {
-#pragma omp simd
-          for (int j = 0; j < 16; ++j) o[c + j] += x * d[c + j];
-        }
-        for (; c < p; ++c) o[c] += x * d[c];
-      }
-    }
-  }
 }
 
 MFKIT_LEVEL_END

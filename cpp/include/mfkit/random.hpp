@@ -51,6 +51,30 @@ inline void multiply_64x64(uint64_t a, uint64_t b, uint64_t& high, uint64_t& low
 #endif
 }
 
+// Uniform integer in [0, n) for n >= 1 from a generator's 64-bit outputs (Lemire 2019): the high
+// half of next() * n, redrawn while the low half falls in the (2^64 mod n)-sized biased zone.
+template <class Generator>
+inline uint64_t uniform_below(Generator& generator, uint64_t n) {
+  uint64_t high, low;
+  multiply_64x64(generator.next(), n, high, low);
+  if (low < n) {
+    const uint64_t threshold = (0 - n) % n;  // 2^64 mod n
+    while (low < threshold) multiply_64x64(generator.next(), n, high, low);
+  }
+  return high;
+}
+
+// SplitMix64 used directly as a generator (the explicit-MF shuffle's per-block streams).
+class SplitMix64 {
+ public:
+  explicit SplitMix64(uint64_t seed) : state_(seed) {}
+  uint64_t next() { return splitmix64_next(state_); }
+  uint64_t below(uint64_t n) { return uniform_below(*this, n); }
+
+ private:
+  uint64_t state_;
+};
+
 // xoshiro256**, its state filled from a seed by four SplitMix64 outputs.
 class Xoshiro256 {
  public:
@@ -71,17 +95,7 @@ class Xoshiro256 {
     return result;
   }
 
-  // Uniform integer in [0, n) for n >= 1 (Lemire 2019): the high half of next() * n, redrawn
-  // while the low half falls in the (n mod 2^64 / n)-sized biased zone.
-  uint64_t below(uint64_t n) {
-    uint64_t high, low;
-    multiply_64x64(next(), n, high, low);
-    if (low < n) {
-      const uint64_t threshold = (0 - n) % n;  // 2^64 mod n
-      while (low < threshold) multiply_64x64(next(), n, high, low);
-    }
-    return high;
-  }
+  uint64_t below(uint64_t n) { return uniform_below(*this, n); }
 
  private:
   static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }

@@ -8,6 +8,15 @@
 
 namespace mfkit {
 
+// Python validates every matrix once, at the boundary (mfkit/_validation.py), and the kernels
+// trust the views they get. Debug builds (-DMFKIT_DEBUG_CHECKS) re-check them in every call.
+constexpr bool kDebugChecks =
+#if defined(MFKIT_DEBUG_CHECKS)
+    true;
+#else
+    false;
+#endif
+
 // Compressed sparse rows: row r holds entries indptr[r] .. indptr[r+1]-1.
 template <class Scalar>
 struct CsrView {
@@ -32,6 +41,11 @@ struct CsrView {
     for (int64_t e = 0; e < count; ++e) in_range = in_range && indices[e] >= 0 && indices[e] < cols;
     require(in_range, n + ": column index out of range");
   }
+
+  // validate() in debug builds only (see kDebugChecks).
+  void debug_validate(const char* name) const {
+    if (kDebugChecks) validate(name);
+  }
 };
 
 // Row-major dense matrix; row r starts at ptr + r * cols.
@@ -43,5 +57,24 @@ struct DenseView {
 
   Scalar* row(int64_t r) const { return ptr + r * cols; }
 };
+
+// The error messages of check_solve_shapes, in the model's own terms.
+struct SolveShapeMessages {
+  const char* no_factors;  // the fixed factors have no columns
+  const char* factors;     // solved and fixed factors differ in columns
+  const char* rows;        // R has not one row per solved row
+  const char* fixed_rows;  // R has not one column per fixed row
+};
+
+// O(1) shape checks of a row solve: the x_rows x x_cols factors solved from R, one row per row
+// of R, with `fixed` (one row per column of R, x_cols >= 1 columns) held constant.
+template <class Scalar, class Fixed>
+void check_solve_shapes(const CsrView<Scalar>& R, const DenseView<Fixed>& fixed, int64_t x_rows,
+                        int64_t x_cols, const SolveShapeMessages& messages) {
+  require(fixed.cols >= 1, messages.no_factors);
+  require(x_cols == fixed.cols, messages.factors);
+  require(R.rows == x_rows, messages.rows);
+  require(R.cols == fixed.rows, messages.fixed_rows);
+}
 
 }  // namespace mfkit

@@ -21,47 +21,18 @@ import numpy as np
 
 from .._containers import CsrArrays, RatingBlocks
 from ..exceptions import NumericalError
-
-_MASK64 = (1 << 64) - 1
-_GOLDEN = 0x9E3779B97F4A7C15
+from .random import SplitMix64, stream_seed
 
 
-# ---------------------------------------------------------------------------- random streams
-def _splitmix64(state: int):
-    """(new state, output) of one SplitMix64 step (Steele, Lea & Flood, OOPSLA 2014)."""
-    state = (state + _GOLDEN) & _MASK64
-    z = state
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
-    return state, z ^ (z >> 31)
-
-
-def _uniform_below(state: int, n: int):
-    """(new state, uniform integer in [0, n)): Lemire's multiply-shift with rejection."""
-    state, x = _splitmix64(state)
-    product = x * n
-    low = product & _MASK64
-    if low < n:
-        threshold = ((1 << 64) - n) % n
-        while low < threshold:
-            state, x = _splitmix64(state)
-            product = x * n
-            low = product & _MASK64
-    return state, product >> 64
-
-
-def _block_state(seed: int, block: int) -> int:
-    return (seed & _MASK64) ^ _splitmix64(block & _MASK64)[1]
-
-
+# ---------------------------------------------------------------------------- shuffle
 def explicit_shuffle(blocks: RatingBlocks, seed: int, *, num_threads: int = 1) -> None:
     """Shuffle the entries of every block in place: Fisher–Yates from the end, block ``b``
-    drawing from SplitMix64 seeded with ``seed XOR splitmix64(b)``."""
+    drawing from its own SplitMix64 stream, ``stream_seed(seed, b)``."""
     for b in range(blocks.grid * blocks.grid):
         start, stop = int(blocks.block_ptr[b]), int(blocks.block_ptr[b + 1])
-        state = _block_state(int(seed), b)
+        generator = SplitMix64(stream_seed(int(seed), b))
         for i in range(stop - start - 1, 0, -1):
-            state, j = _uniform_below(state, i + 1)
+            j = generator.below(i + 1)
             for array in (blocks.users, blocks.items, blocks.ratings):
                 array[start + i], array[start + j] = array[start + j], array[start + i]
 

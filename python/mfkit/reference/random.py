@@ -2,6 +2,7 @@
 
 - SplitMix64 (Steele, Lea & Flood, OOPSLA 2014) expands a 64-bit seed into generator states;
 - xoshiro256** (Blackman & Vigna, ACM TOMS 2021) is the generator;
+- SplitMix64 on its own is the generator of the explicit-MF shuffle;
 - ``below(n)``: a uniform integer in ``[0, n)`` by Lemire's multiply-shift with rejection
   (ACM TOMACS 2019), exactly uniform.
 
@@ -33,6 +34,36 @@ def stream_seed(seed: int, stream: int) -> int:
     return (seed & MASK64) ^ splitmix64_outputs(stream & MASK64, 1)[0]
 
 
+def uniform_below(next_output, n: int) -> int:
+    """Uniform integer in ``[0, n)``, ``n >= 1``, from a generator's 64-bit outputs
+    (``next_output()``): Lemire's multiply-shift with rejection (2019)."""
+    product = next_output() * n
+    low = product & MASK64
+    if low < n:
+        threshold = ((1 << 64) - n) % n
+        while low < threshold:
+            product = next_output() * n
+            low = product & MASK64
+    return product >> 64
+
+
+class SplitMix64:
+    """SplitMix64 used directly as a generator (the explicit-MF shuffle's per-block streams)."""
+
+    __slots__ = ("state",)
+
+    def __init__(self, seed: int):
+        self.state = seed & MASK64
+
+    def next(self) -> int:
+        self.state = (self.state + GOLDEN) & MASK64
+        return _mix(self.state)
+
+    def below(self, n: int) -> int:
+        """Uniform integer in ``[0, n)``, ``n >= 1``."""
+        return uniform_below(self.next, n)
+
+
 def _rotl(x: int, k: int) -> int:
     return ((x << k) | (x >> (64 - k))) & MASK64
 
@@ -58,12 +89,5 @@ class Xoshiro256:
         return result
 
     def below(self, n: int) -> int:
-        """Uniform integer in ``[0, n)``, ``n >= 1`` (Lemire 2019)."""
-        product = self.next() * n
-        low = product & MASK64
-        if low < n:
-            threshold = ((1 << 64) - n) % n
-            while low < threshold:
-                product = self.next() * n
-                low = product & MASK64
-        return product >> 64
+        """Uniform integer in ``[0, n)``, ``n >= 1``."""
+        return uniform_below(self.next, n)
