@@ -128,8 +128,8 @@ void rank_candidates(const DenseView<const T>& Q, const DenseView<const T>& targ
   const auto column_of = [&column](int32_t id) -> int64_t { return column[id]; };
   std::vector<int32_t> excluded_columns;
   for (int64_t e = 0; e < n_excluded_all; ++e) {
-    const int64_t column = column_of(excluded_all[e]);
-    if (column >= 0) excluded_columns.push_back(static_cast<int32_t>(column));
+    const int64_t at = column_of(excluded_all[e]);
+    if (at >= 0) excluded_columns.push_back(static_cast<int32_t>(at));
   }
   const DenseView<const T> columns{d, n_candidates, buffer.data()};
   rank_detail::rank_columns(Q, columns, candidates, k, exclude_indptr, exclude_indices,
