@@ -8,7 +8,7 @@ import pytest
 import scipy.sparse as sp
 
 import mfkit
-from mfkit import _cpp, evaluation, reference
+from mfkit import _cpp, _ranking, evaluation, reference
 from mfkit._csr import csr_arrays
 
 from conftest import make_implicit_matrix
@@ -227,7 +227,7 @@ def test_fitted_model_backends_and_blocks_agree(monkeypatch):
     assert evaluation.ranking_metrics(model, train, held_out, K=5) == pytest.approx(cpp,
                                                                                     abs=1e-12)
     model.backend = "cpp"
-    monkeypatch.setattr(evaluation, "_SCORES_PER_BLOCK", 7 * 40)  # blocks of 7 users
+    monkeypatch.setattr(_ranking, "_SCORES_PER_BLOCK", 7 * 40)  # blocks of 7 users
     assert evaluation.ranking_metrics(model, train, held_out, K=5) == pytest.approx(cpp,
                                                                                     abs=1e-12)
     assert evaluation.ranking_metrics(model, train, held_out, K=5, num_threads=2) == cpp

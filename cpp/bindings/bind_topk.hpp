@@ -1,4 +1,4 @@
-// Binding of the top-k selection used by recommend / similar_*.
+// Bindings of the top-k selection and the fused ranking used by recommend / similar_*.
 #pragma once
 
 #include <string>
@@ -9,6 +9,32 @@
 
 namespace mfkit_bindings {
 MFKIT_LEVEL_BEGIN
+
+// Checks shared by rank_rows and rank_candidates: k, and exclusions that are CSR arrays of one
+// row per query (or empty) and target ids below n_targets.
+inline void check_rank_arguments(int64_t n_queries, int64_t n_targets, int k,
+                                 const InArray<int64_t>& exclude_indptr,
+                                 const InArray<int32_t>& exclude_indices,
+                                 const InArray<int32_t>& excluded_all) {
+  if (k < 0) throw std::invalid_argument("k must be >= 0");
+  const bool per_row = exclude_indptr.size() > 0;
+  if (per_row) {
+    if (exclude_indptr.ndim() != 1 || exclude_indptr.size() != n_queries + 1 ||
+        exclude_indptr.at(0) != 0 || exclude_indptr.at(n_queries) > exclude_indices.size())
+      throw std::invalid_argument(
+          "exclude_indptr / exclude_indices must be the CSR arrays of one row per query");
+    const int64_t* ptr = exclude_indptr.data();
+    for (int64_t r = 0; r < n_queries; ++r)
+      if (ptr[r] > ptr[r + 1]) throw std::invalid_argument("exclude_indptr must never decrease");
+  }
+  const int64_t listed = per_row ? exclude_indptr.at(n_queries) : 0;
+  for (int64_t e = 0; e < listed; ++e)
+    if (exclude_indices.data()[e] < 0 || exclude_indices.data()[e] >= n_targets)
+      throw std::invalid_argument("exclude_indices out of range");
+  for (int64_t e = 0; e < excluded_all.size(); ++e)
+    if (excluded_all.data()[e] < 0 || excluded_all.data()[e] >= n_targets)
+      throw std::invalid_argument("excluded_all out of range");
+}
 
 template <class T>
 void bind_topk(py::module_& m, const std::string& suffix) {
@@ -50,34 +76,18 @@ void bind_topk(py::module_& m, const std::string& suffix) {
            const InArray<int32_t>& excluded_all, int num_threads) {
           const auto Q = input_matrix(queries, "queries");
           const auto Tt = input_matrix(targets_t, "targets_t");
-          if (k < 0) throw std::invalid_argument("k must be >= 0");
           if (Q.cols != Tt.rows)
             throw std::invalid_argument("queries and targets_t must share the factor dimension");
-          const bool per_row = exclude_indptr.size() > 0;
-          if (per_row) {
-            if (exclude_indptr.ndim() != 1 || exclude_indptr.size() != Q.rows + 1 ||
-                exclude_indptr.at(0) != 0 || exclude_indptr.at(Q.rows) > exclude_indices.size())
-              throw std::invalid_argument(
-                  "exclude_indptr / exclude_indices must be the CSR arrays of one row per query");
-            const int64_t* ptr = exclude_indptr.data();
-            for (int64_t r = 0; r < Q.rows; ++r)
-              if (ptr[r] > ptr[r + 1])
-                throw std::invalid_argument("exclude_indptr must never decrease");
-          }
-          const int64_t listed = per_row ? exclude_indptr.at(Q.rows) : 0;
-          for (int64_t e = 0; e < listed; ++e)
-            if (exclude_indices.data()[e] < 0 || exclude_indices.data()[e] >= Tt.cols)
-              throw std::invalid_argument("exclude_indices out of range");
-          for (int64_t e = 0; e < excluded_all.size(); ++e)
-            if (excluded_all.data()[e] < 0 || excluded_all.data()[e] >= Tt.cols)
-              throw std::invalid_argument("excluded_all out of range");
+          check_rank_arguments(Q.rows, Tt.cols, k, exclude_indptr, exclude_indices,
+                               excluded_all);
           py::array_t<int32_t> ids({Q.rows, static_cast<int64_t>(k)});
           py::array_t<T> best({Q.rows, static_cast<int64_t>(k)});
           int32_t* ids_out = ids.mutable_data();
           T* best_out = best.mutable_data();
           {
             py::gil_scoped_release release;
-            mfkit::rank_rows(Q, Tt, k, per_row ? exclude_indptr.data() : nullptr,
+            mfkit::rank_rows(Q, Tt, k,
+                             exclude_indptr.size() > 0 ? exclude_indptr.data() : nullptr,
                              exclude_indices.data(), excluded_all.data(), excluded_all.size(),
                              ids_out, best_out, num_threads);
           }
@@ -87,6 +97,43 @@ void bind_topk(py::module_& m, const std::string& suffix) {
         py::arg("exclude_indices"), py::arg("excluded_all"), py::arg("num_threads"),
         "Best k targets of every query by dot product (targets given transposed), scores and "
         "selection fused per block of queries; per-query and global exclusions.");
+
+  m.def(("rank_candidates" + suffix).c_str(),
+        [](const InArray<T>& queries, const InArray<T>& targets,
+           const InArray<int32_t>& candidates, int k, const InArray<int64_t>& exclude_indptr,
+           const InArray<int32_t>& exclude_indices, const InArray<int32_t>& excluded_all,
+           int num_threads) {
+          const auto Q = input_matrix(queries, "queries");
+          const auto Tr = input_matrix(targets, "targets");
+          if (Q.cols != Tr.cols)
+            throw std::invalid_argument("queries and targets must share the factor dimension");
+          check_rank_arguments(Q.rows, Tr.rows, k, exclude_indptr, exclude_indices,
+                               excluded_all);
+          if (candidates.ndim() != 1)
+            throw std::invalid_argument("candidates must be 1-D");
+          const int32_t* listed = candidates.data();
+          for (int64_t c = 0; c < candidates.size(); ++c)
+            if (listed[c] < 0 || listed[c] >= Tr.rows || (c > 0 && listed[c] <= listed[c - 1]))
+              throw std::invalid_argument(
+                  "candidates must be strictly increasing target ids in range");
+          py::array_t<int32_t> ids({Q.rows, static_cast<int64_t>(k)});
+          py::array_t<T> best({Q.rows, static_cast<int64_t>(k)});
+          int32_t* ids_out = ids.mutable_data();
+          T* best_out = best.mutable_data();
+          {
+            py::gil_scoped_release release;
+            mfkit::rank_candidates(Q, Tr, listed, candidates.size(), k,
+                                   exclude_indptr.size() > 0 ? exclude_indptr.data() : nullptr,
+                                   exclude_indices.data(), excluded_all.data(),
+                                   excluded_all.size(), ids_out, best_out, num_threads);
+          }
+          return py::make_tuple(ids, best);
+        },
+        py::arg("queries"), py::arg("targets"), py::arg("candidates"), py::arg("k"),
+        py::arg("exclude_indptr"), py::arg("exclude_indices"), py::arg("excluded_all"),
+        py::arg("num_threads"),
+        "rank_rows over the listed candidate targets only (strictly increasing ids; targets "
+        "given as rows); exclusions name target ids.");
 }
 
 MFKIT_LEVEL_END

@@ -19,7 +19,7 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
-from . import _cpp, _registry, reference
+from . import _cpp, _ranking, _registry, reference
 from ._params import validate_params
 from ._persistence import save_model
 from ._progress import progress_bar
@@ -35,27 +35,10 @@ from ._validation import (
 from ._interactions import unwrap_interactions
 from .exceptions import NotFittedError
 
-# Scores computed per block of queries: bounds the memory of batch requests (~32 MB of float64).
-_SCORES_PER_BLOCK = 1 << 22
-# From this many queries on, rank with the fused kernel; fewer (one user) use BLAS's gemv, whose
-# single-query product is faster than the kernel's one-row panels.
-_FUSED_MIN_QUERIES = 8
-
 
 def get_backend(name: str):
     """The module implementing the kernels for ``backend=name``."""
     return _cpp if name == "cpp" else reference
-
-
-def _blas_limited_to_one_thread():
-    """BLAS at one thread for the duration (threadpoolctl when installed; else unchanged)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        import contextlib
-
-        return contextlib.nullcontext()
-    return threadpool_limits(1, "blas")
 
 
 def _normalized(factors: np.ndarray) -> np.ndarray:
@@ -279,72 +262,11 @@ class Recommender:
 
     # ------------------------------------------------------------------ ranking
     def _rank(self, queries, targets, N, exclude_rows=None, exclude=None, subset=None):
-        """Best ``N`` targets for each query row by dot product, best first.
-
-        ``exclude_rows``: CSR with a row per query whose stored columns (target ids) are removed
-        for that query; ``exclude``: target ids removed for all; ``subset``: only these target
-        ids are ranked. Returns ``(ids, scores)`` of shape (queries, min(N, candidates)), padded
-        with -1 / -inf where a query has fewer candidates.
-        """
-        backend, threads = self._backend(), self._threads()
-        n_targets = len(targets) if subset is None else len(subset)
-        excluded = None if exclude is None else np.unique(exclude).astype(np.int32)
-        columns = min(N, n_targets - (0 if excluded is None else len(excluded)))
-        if subset is None and len(queries) >= _FUSED_MIN_QUERIES:
-            # Batches: scores and selection fused in the kernel, per block of queries (no
-            # queries x targets score matrix; 1.6x the users/s of BLAS products + top-k here).
-            rows = None if exclude_rows is None else (exclude_rows.indptr, exclude_rows.indices)
-            return backend.rank_rows(queries, self._transposed(targets), columns,
-                                     num_threads=threads, exclude=rows, excluded_all=excluded)
-        position = None
-        if subset is not None:
-            position = np.full(len(targets), -1, dtype=np.int64)
-            position[subset] = np.arange(len(subset))
-            targets = targets[subset]
-        def rank_block(start, stop, block_threads):
-            block_scores = queries[start:stop] @ targets.T
-            if excluded is not None and len(excluded):
-                block_scores[:, excluded] = -np.inf
-            exclusions = None
-            if exclude_rows is not None:  # straight from the CSR arrays: no scipy slicing
-                indptr = exclude_rows.indptr
-                first, last = indptr[start], indptr[stop]
-                liked = exclude_rows.indices[first:last]
-                if position is None:  # the kernel drops them (one call, no numpy overhead)
-                    exclusions = (indptr[start:stop + 1] - first, liked)
-                else:
-                    row = np.repeat(np.arange(stop - start), np.diff(indptr[start:stop + 1]))
-                    liked = position[liked]
-                    block_scores[row[liked >= 0], liked[liked >= 0]] = -np.inf
-            block_ids, block_best = backend.top_k(block_scores, columns,
-                                                  num_threads=block_threads, exclude=exclusions)
-            if subset is not None:
-                block_ids = np.where(block_ids >= 0, subset[np.maximum(block_ids, 0)], -1)
-            return block_ids, block_best
-
-        block = max(1, _SCORES_PER_BLOCK // max(n_targets, 1))
-        if len(queries) <= block:  # one block (e.g. a single user): its arrays are the answer
-            return rank_block(0, len(queries), threads)
-        ids = np.empty((len(queries), columns), dtype=np.int32)
-        scores = np.empty((len(queries), columns), dtype=targets.dtype)
-
-        def rank_into(start, stop, block_threads):
-            ids[start:stop], scores[start:stop] = rank_block(start, stop, block_threads)
-
-        if threads == 1:
-            for start in range(0, len(queries), block):
-                rank_into(start, min(start + block, len(queries)), threads)
-        else:
-            # Large batches: each worker scores (matrix product, the GIL released) and selects its
-            # own blocks, with BLAS at one thread, instead of alternating a multi-threaded BLAS
-            # call with a multi-threaded top-k on the same cores.
-            from concurrent.futures import ThreadPoolExecutor
-
-            block = max(1, min(block, -(-len(queries) // (4 * threads))))
-            starts = range(0, len(queries), block)
-            with _blas_limited_to_one_thread(), ThreadPoolExecutor(threads) as pool:
-                list(pool.map(lambda s: rank_into(s, min(s + block, len(queries)), 1), starts))
-        return ids, scores
+        """Best ``N`` targets for each query row by dot product, best first: see
+        :func:`mfkit._ranking.rank` (with the model's backend, threads and transposed targets)."""
+        return _ranking.rank(queries, targets, N, backend=self._backend(),
+                             num_threads=self._threads(), exclude_rows=exclude_rows,
+                             exclude=exclude, subset=subset, transpose=self._transposed)
 
     @staticmethod
     def _answer(ids, scores, scalar: bool):

@@ -94,6 +94,10 @@ class Kernels(Protocol):
         """Solve the rows of `solved` in place with `fixed` constant; returns the sweeps done."""
     def nmf_solve_f64(self, indptr: NDArray[Any], indices: NDArray[Any], data: NDArray[Any], fixed: NDArray[Any], fixed_gram: NDArray[Any], solved: NDArray[Any], solver: str, beta_loss: str, l1: float, l2: float, ignore_missing: bool, max_iter: int, tol: float, num_threads: int) -> int:
         """Solve the rows of `solved` in place with `fixed` constant; returns the sweeps done."""
+    def rank_candidates_f32(self, queries: NDArray[Any], targets: NDArray[Any], candidates: NDArray[Any], k: int, exclude_indptr: NDArray[Any], exclude_indices: NDArray[Any], excluded_all: NDArray[Any], num_threads: int) -> NDArray[Any]:
+        """rank_rows over the listed candidate targets only (strictly increasing ids; targets given as rows); exclusions name target ids."""
+    def rank_candidates_f64(self, queries: NDArray[Any], targets: NDArray[Any], candidates: NDArray[Any], k: int, exclude_indptr: NDArray[Any], exclude_indices: NDArray[Any], excluded_all: NDArray[Any], num_threads: int) -> NDArray[Any]:
+        """rank_rows over the listed candidate targets only (strictly increasing ids; targets given as rows); exclusions name target ids."""
     def rank_rows_f32(self, queries: NDArray[Any], targets_t: NDArray[Any], k: int, exclude_indptr: NDArray[Any], exclude_indices: NDArray[Any], excluded_all: NDArray[Any], num_threads: int) -> NDArray[Any]:
         """Best k targets of every query by dot product (targets given transposed), scores and selection fused per block of queries; per-query and global exclusions."""
     def rank_rows_f64(self, queries: NDArray[Any], targets_t: NDArray[Any], k: int, exclude_indptr: NDArray[Any], exclude_indices: NDArray[Any], excluded_all: NDArray[Any], num_threads: int) -> NDArray[Any]:

@@ -67,6 +67,20 @@ def rank_rows(queries: np.ndarray, targets_t: np.ndarray, k: int, *, num_threads
                                                num_threads)
 
 
+def rank_candidates(queries: np.ndarray, targets: np.ndarray, candidates: np.ndarray, k: int, *,
+                    num_threads: int, exclude=None, excluded_all=None):
+    """:func:`rank_rows` over the targets listed in ``candidates`` only (int32, strictly
+    increasing, so ties still go to the lower id), with ``targets`` as rows (targets x factors).
+
+    ``exclude`` / ``excluded_all`` name target ids, as in :func:`rank_rows`; ids that are not
+    candidates are ignored.
+    """
+    indptr, indices = _NO_EXCLUSIONS if exclude is None else exclude
+    every = _NO_EXCLUSIONS[1] if excluded_all is None else excluded_all
+    return _kernel("rank_candidates", queries.dtype)(queries, targets, candidates, k, indptr,
+                                                     indices, every, num_threads)
+
+
 def als_loss(matrix: CsrArrays, user_factors: np.ndarray, item_factors: np.ndarray, *,
              regularization, regularization_exponent, alpha, num_threads) -> float:
     """The full implicit-ALS objective (see :mod:`mfkit.reference.als`)."""

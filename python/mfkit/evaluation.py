@@ -26,9 +26,9 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
-from ._base import _SCORES_PER_BLOCK
 from ._csr import csr_arrays
 from ._interactions import unwrap_interactions
+from ._ranking import score_blocks
 from ._threads import resolve_num_threads
 from ._validation import check_int, check_random_state, check_ratings, check_user_items
 from .splits import leave_k_out_split, time_split, train_test_split
@@ -85,8 +85,8 @@ def _threads(model, num_threads) -> int:
 def _per_user_metrics(model, train, test, K, num_threads) -> np.ndarray:
     """Metrics of every evaluated user: float64 array (users, 7), columns as ``METRICS``.
 
-    Scores are computed per block of users with one matrix product (bounded memory), then the
-    backend's kernel ranks the block's users in parallel.
+    Scores come per block of users from :func:`mfkit._ranking.score_blocks` (bounded memory),
+    then the backend's kernel ranks the block's users in parallel.
     """
     user_factors, item_factors = _model_factors(model)
     K = check_int(K, "K", 1)
@@ -95,11 +95,9 @@ def _per_user_metrics(model, train, test, K, num_threads) -> np.ndarray:
     test = _interactions(test, "test", shape, user_factors.dtype)
     backend, threads = model._backend(), _threads(model, num_threads)
     users = np.flatnonzero(np.diff(test.indptr))  # users with at least one test item
-    block = max(1, _SCORES_PER_BLOCK // shape[1])
     parts = []
-    for start in range(0, len(users), block):
-        rows = users[start:start + block]
-        scores = user_factors[rows] @ item_factors.T
+    for start, stop, scores in score_blocks(user_factors[users], item_factors):
+        rows = users[start:stop]
         parts.append(backend.ranking_metrics_block(scores, csr_arrays(train[rows]),
                                                    csr_arrays(test[rows]), K,
                                                    num_threads=threads))

@@ -1,4 +1,5 @@
-"""Top-k selection in numpy: the twin of the C++ ``top_k`` kernel."""
+"""Top-k selection and ranking in numpy: the twins of the C++ ``top_k``, ``rank_rows`` and
+``rank_candidates`` kernels."""
 from __future__ import annotations
 
 import numpy as np
@@ -35,3 +36,22 @@ def rank_rows(queries: np.ndarray, targets_t: np.ndarray, k: int, *, num_threads
     if excluded_all is not None and len(excluded_all):
         scores[:, excluded_all] = -np.inf
     return top_k(scores, k, num_threads=num_threads, exclude=exclude)
+
+
+def rank_candidates(queries: np.ndarray, targets: np.ndarray, candidates: np.ndarray, k: int, *,
+                    num_threads: int = 1, exclude=None, excluded_all=None):
+    """:func:`rank_rows` over the targets listed in ``candidates`` (strictly increasing ids),
+    ``targets`` as rows; exclusions name target ids and are ignored where not candidates."""
+    column = np.full(len(targets), -1, dtype=np.int64)
+    column[candidates] = np.arange(len(candidates))
+    scores = queries @ targets[candidates].T
+    if excluded_all is not None and len(excluded_all):
+        dropped = column[excluded_all]
+        scores[:, dropped[dropped >= 0]] = -np.inf
+    if exclude is not None:
+        indptr, indices = exclude
+        row_of = np.repeat(np.arange(len(queries)), np.diff(indptr))
+        dropped = column[indices[:indptr[-1]]]
+        scores[row_of[dropped >= 0], dropped[dropped >= 0]] = -np.inf
+    ids, best = top_k(scores, k)
+    return np.where(ids >= 0, np.asarray(candidates)[np.maximum(ids, 0)], -1).astype(np.int32), best
