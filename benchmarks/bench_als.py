@@ -63,9 +63,8 @@ def main():
 
     from threadpoolctl import threadpool_limits
 
-    data, seconds = synthetic(args, args.seed)
-    print(f"data: {data.shape[0]} x {data.shape[1]}, {data.nnz} nonzeros "
-          f"({seconds:.1f}s to generate); threads={args.threads}, "
+    data = synthetic(args, args.seed)
+    print(f"threads={args.threads}, "
           f"iterations={args.iterations}, regularization={args.regularization}, "
           f"alpha={args.alpha}, mfkit {mfkit.__version__}, OpenMP={mfkit._core.has_openmp}")
     matrix = csr_arrays(check_user_items(data, np.dtype(np.float32)))

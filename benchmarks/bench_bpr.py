@@ -66,9 +66,8 @@ def epoch_seconds(fit):
 
 
 def speed(args):
-    data, seconds = synthetic(args, seed=0)
-    print(f"data: {data.shape[0]} x {data.shape[1]}, {data.nnz} nonzeros "
-          f"({seconds:.1f}s to generate); factors={args.factors}, "
+    data = synthetic(args, seed=0)
+    print(f"factors={args.factors}, "
           f"epochs={args.epochs}, threads={args.threads}, mfkit {mfkit.__version__}, "
           f"OpenMP={mfkit._core.has_openmp}\n")
     hyper = dict(iterations=args.epochs)

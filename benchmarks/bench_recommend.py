@@ -38,6 +38,7 @@ import warnings
 import numpy as np
 
 import mfkit
+from common import add_data_flags, synthetic
 
 
 def blas_setting(value: str):
@@ -149,9 +150,7 @@ def throughput(ours, theirs, data, repeats):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--users", type=int, default=50_000)
-    parser.add_argument("--items", type=int, default=20_000)
-    parser.add_argument("--density", type=float, default=0.001)
+    add_data_flags(parser, users=50_000)
     parser.add_argument("--factors", type=int, default=64)
     parser.add_argument("--iterations", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
@@ -166,10 +165,8 @@ def main():
 
     import implicit
 
-    start = time.perf_counter()
-    data = mfkit.datasets.synthetic(args.users, args.items, args.density, seed=args.seed)
-    print(f"data: {data.shape[0]} x {data.shape[1]}, {data.nnz} nonzeros "
-          f"({time.perf_counter() - start:.1f}s to generate); threads={args.threads}, "
+    data = synthetic(args, args.seed)
+    print(f"threads={args.threads}, "
           f"mfkit {mfkit.__version__} (OpenMP={mfkit._core.has_openmp}), "
           f"implicit {implicit.__version__}, OpenBLAS threads by default: {blas_threads()}, "
           f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}")

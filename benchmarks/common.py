@@ -22,10 +22,12 @@ def add_data_flags(parser, users: int = 100_000, items: int = 20_000, density: f
 
 
 def synthetic(args, seed: int):
-    """``(matrix, seconds it took)`` for the data flags of ``args``."""
+    """The matrix of the data flags of ``args``, after printing its size."""
     start = time.perf_counter()
     data = mfkit.datasets.synthetic(args.users, args.items, args.density, seed=seed)
-    return data, time.perf_counter() - start
+    print(f"data: {data.shape[0]} x {data.shape[1]}, {data.nnz} nonzeros "
+          f"({time.perf_counter() - start:.1f}s to generate, seed {seed})")
+    return data
 
 
 def movielens_positives(data_dir: Path):

@@ -89,9 +89,8 @@ int main(int argc, char** argv) {
 
   const Csr by_user = power_law_matrix(users, items, nnz, 42);
   const Csr by_item = transpose(by_user);
-  std::printf("%lld users x %lld items, %zu nonzeros, %d threads, OpenMP %s\n",
-              (long long)users, (long long)items, by_user.indices.size(), threads,
-              mfkit::kHasOpenMP ? "on" : "off");
+  std::printf("%lld users x %lld items, %zu nonzeros, %d threads, OpenMP %s\n", (long long)users,
+              (long long)items, by_user.indices.size(), threads, mfkit::kHasOpenMP ? "on" : "off");
   std::printf("ms per iteration and per half-sweep, medians of %d\n", iterations);
   std::printf("factors  solver       total     users     items\n");
 
@@ -111,11 +110,11 @@ int main(int argc, char** argv) {
       std::vector<double> user_ms, item_ms;
       for (int it = 0; it < iterations; ++it) {
         const auto start = std::chrono::steady_clock::now();
-        mfkit::als_half_sweep(by_user.view(), mfkit::DenseView<const float>{items, k, Y.data()},
-                              Xv, opt);
+        mfkit::als_half_sweep(by_user.view(), mfkit::DenseView<const float>{items, k, Y.data()}, Xv,
+                              opt);
         const auto middle = std::chrono::steady_clock::now();
-        mfkit::als_half_sweep(by_item.view(), mfkit::DenseView<const float>{users, k, X.data()},
-                              Yv, opt);
+        mfkit::als_half_sweep(by_item.view(), mfkit::DenseView<const float>{users, k, X.data()}, Yv,
+                              opt);
         const auto end = std::chrono::steady_clock::now();
         user_ms.push_back(std::chrono::duration<double, std::milli>(middle - start).count());
         item_ms.push_back(std::chrono::duration<double, std::milli>(end - middle).count());

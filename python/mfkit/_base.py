@@ -404,19 +404,27 @@ class Recommender:
         ids, _ = check_ids(ids, f"{kind}ids")
         if len(np.unique(ids)) != len(ids):
             raise ValueError(f"{kind}ids contains duplicate ids")
-        factors = getattr(self, f"{kind}_factors")
         rows = self._interaction_rows(rows, len(ids), len(getattr(self, f"{other}_factors")),
                                       f"{kind}_{other}s", f"{kind}id")
-        solved = self._fold_in_users(rows) if kind == "user" else self._fold_in_items(rows)
-        # A new array, so that caches keyed on the factor array see the change.
-        grown = np.zeros((max(len(factors), int(ids.max(initial=-1)) + 1), factors.shape[1]),
-                         dtype=factors.dtype)
-        grown[: len(factors)] = factors
-        grown[ids] = solved
-        if len(grown) != len(factors):
+        old_size = len(getattr(self, f"{kind}_factors"))
+        size = max(old_size, int(ids.max(initial=-1)) + 1)
+        # New arrays, so that caches keyed on them see the change; the factors last, as caches
+        # of derived arrays (e.g. factors with biases) are keyed on the factors.
+        for name, solved in reversed(self._partial_solve(kind, rows).items()):
+            current = getattr(self, f"{kind}_{name}")
+            grown = np.zeros((size, *current.shape[1:]), dtype=current.dtype)
+            grown[:old_size] = current
+            grown[ids] = solved
+            setattr(self, f"{kind}_{name}", grown)
+        if size != old_size:
             setattr(self, f"{kind}_ids", None)  # raw ids of the new rows are unknown
-        setattr(self, f"{kind}_factors", grown)
         return self
+
+    def _partial_solve(self, kind: str, rows) -> dict:
+        """Hook: ``{array name: solved rows}`` for :meth:`partial_fit_users` / ``_items``, the
+        factors first (``"factors"`` → ``user_factors``); other per-row arrays (biases) follow."""
+        fold_in = self._fold_in_users if kind == "user" else self._fold_in_items
+        return {"factors": fold_in(rows)}
 
     # ------------------------------------------------------------------ persistence
     def save(self, path):

@@ -54,10 +54,12 @@ enum class NegativeSampling { Uniform, Popularity };
 
 template <class T>
 struct BprOptions {
-  T learning_rate = T(0.05);
-  T regularization = T(0.005);
+  // How negatives are drawn (see "Sampling" above),
   NegativeSampling sampling = NegativeSampling::Uniform;
   bool verify_negatives = true;
+  // and the SGD step.
+  T learning_rate = T(0.05);
+  T regularization = T(0.005);
   int num_threads = 1;
 };
 

@@ -49,8 +49,8 @@ void rank_columns(const DenseView<const T>& Q, const DenseView<const T>& columns
         errors.run([&] {
           const int64_t first = block * kBlock;
           const int rows = static_cast<int>(std::min<int64_t>(kBlock, Q.rows - first));
-          matmul_detail::panel_matmul(Q.row(first), Q.cols, columns.ptr, n, scores.data(), n,
-                                      rows, d, n);
+          matmul_detail::panel_matmul(Q.row(first), Q.cols, columns.ptr, n, scores.data(), n, rows,
+                                      d, n);
           for (int r = 0; r < rows; ++r) {
             T* row = scores.data() + static_cast<int64_t>(r) * n;
             for (int64_t e = 0; e < n_excluded_columns; ++e) row[excluded_columns[e]] = lowest;
@@ -76,6 +76,15 @@ void rank_columns(const DenseView<const T>& Q, const DenseView<const T>& columns
   errors.rethrow();
 }
 
+// What rank_rows and rank_candidates require of their arguments.
+inline void check_arguments(int k, int64_t query_factors, int64_t target_factors,
+                            int64_t n_targets) {
+  require(k >= 0, "k must be >= 0");
+  require(query_factors == target_factors,
+          "queries and targets must have the same number of factors");
+  require(n_targets < (int64_t(1) << 31), "too many targets for int32 ids");
+}
+
 }  // namespace rank_detail
 
 // For every row q of Q (m x d): the k best targets by qᵀt, with targets given transposed
@@ -89,11 +98,9 @@ void rank_rows(const DenseView<const T>& Q, const DenseView<const T>& targets_t,
                const int64_t* exclude_indptr, const int32_t* exclude_indices,
                const int32_t* excluded_all, int64_t n_excluded_all, int32_t* ids, T* out,
                int num_threads) {
-  require(k >= 0, "k must be >= 0");
-  require(Q.cols == targets_t.rows, "queries and targets must have the same number of factors");
-  require(targets_t.cols < (int64_t(1) << 31), "too many targets for int32 ids");
-  rank_detail::rank_columns(Q, targets_t, nullptr, k, exclude_indptr, exclude_indices,
-                            excluded_all, n_excluded_all, ids, out, num_threads,
+  rank_detail::check_arguments(k, Q.cols, targets_t.rows, targets_t.cols);
+  rank_detail::rank_columns(Q, targets_t, nullptr, k, exclude_indptr, exclude_indices, excluded_all,
+                            n_excluded_all, ids, out, num_threads,
                             [](int32_t id) { return int64_t(id); });
 }
 
@@ -107,9 +114,7 @@ void rank_candidates(const DenseView<const T>& Q, const DenseView<const T>& targ
                      const int64_t* exclude_indptr, const int32_t* exclude_indices,
                      const int32_t* excluded_all, int64_t n_excluded_all, int32_t* ids, T* out,
                      int num_threads) {
-  require(k >= 0, "k must be >= 0");
-  require(Q.cols == targets.cols, "queries and targets must have the same number of factors");
-  require(targets.rows < (int64_t(1) << 31), "too many targets for int32 ids");
+  rank_detail::check_arguments(k, Q.cols, targets.cols, targets.rows);
   const int64_t d = targets.cols;
   std::vector<T> buffer(static_cast<size_t>(d * n_candidates));
   // Sixteen candidates at a time: their rows stay in L1 while the buffer is written row by row.
@@ -133,9 +138,8 @@ void rank_candidates(const DenseView<const T>& Q, const DenseView<const T>& targ
   }
   const DenseView<const T> columns{d, n_candidates, buffer.data()};
   rank_detail::rank_columns(Q, columns, candidates, k, exclude_indptr, exclude_indices,
-                            excluded_columns.data(),
-                            static_cast<int64_t>(excluded_columns.size()), ids, out, num_threads,
-                            column_of);
+                            excluded_columns.data(), static_cast<int64_t>(excluded_columns.size()),
+                            ids, out, num_threads, column_of);
 }
 
 MFKIT_LEVEL_END

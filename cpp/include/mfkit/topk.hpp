@@ -43,8 +43,9 @@ void top_k_row(const T* scores, int64_t cols, int k, std::vector<Scored<T>>& bes
   } else {
     // Buffered selection: keep every entry that beats the current threshold (the worst score
     // among the k best kept so far); when the buffer is full (k + max(k, 16) entries), cut it
-    // back to the best k with nth_element and raise the threshold. Ids arrive in increasing order, so an entry
-    // that merely equals the threshold never displaces a kept one. O(cols + k log(cols / k)).
+    // back to the best k with nth_element and raise the threshold. Ids arrive in increasing order,
+    // so an entry that merely equals the threshold never displaces a kept one. O(cols + k log(cols
+    // / k)).
     const int64_t capacity = static_cast<int64_t>(k) + std::max(k, 16);
     T threshold = lowest;
     const auto cut = [&] {

@@ -500,27 +500,7 @@ class ExplicitMF(Recommender):
             return ids, scores + offset[0]
         return ids, scores + offset[:, None]  # -inf padding stays -inf
 
-    def _partial_fit(self, kind: str, ids, rows):
-        """Re-solve (and grow) the given rows' factors *and biases* (ALS-WR row solves)."""
-        self._check_fitted()
-        other = "item" if kind == "user" else "user"
-        ids, _ = check_ids(ids, f"{kind}ids")
-        if len(np.unique(ids)) != len(ids):
-            raise ValueError(f"{kind}ids contains duplicate ids")
-        factors = getattr(self, f"{kind}_factors")
-        bias = getattr(self, f"{kind}_bias")
-        rows = self._interaction_rows(rows, len(ids), len(getattr(self, f"{other}_factors")),
-                                      f"{kind}_{other}s", f"{kind}id")
+    def _partial_solve(self, kind: str, rows) -> dict:
+        """Factors *and biases* of the given rows (ALS-WR row solves)."""
         solved, solved_bias = self._fold_in(rows, kind)
-        size = max(len(factors), int(ids.max(initial=-1)) + 1)
-        grown = np.zeros((size, factors.shape[1]), dtype=factors.dtype)
-        grown[: len(factors)] = factors
-        grown[ids] = solved
-        grown_bias = np.zeros(size, dtype=bias.dtype)
-        grown_bias[: len(bias)] = bias
-        grown_bias[ids] = solved_bias
-        if size != len(factors):
-            setattr(self, f"{kind}_ids", None)  # raw ids of the new rows are unknown
-        setattr(self, f"{kind}_bias", grown_bias)
-        setattr(self, f"{kind}_factors", grown)  # a new array: caches follow it
-        return self
+        return {"factors": solved, "bias": solved_bias}
