@@ -20,10 +20,11 @@ import statistics
 import numpy as np
 
 import mfkit
-from common import add_data_flags, per_iteration_times, synthetic
 from mfkit import _cpp
 from mfkit._csr import csr_arrays
 from mfkit._validation import check_user_items
+
+from common import add_data_flags, per_iteration_times, synthetic
 
 
 def fit_mfkit(data, args, factors, solver):
@@ -75,7 +76,8 @@ def main():
                              regularization=args.regularization, regularization_exponent=0.0,
                              alpha=args.alpha, num_threads=args.threads)
 
-    print("| factors | solver | mfkit s/iter | implicit s/iter | ratio | mfkit loss | implicit loss |")
+    print("| factors | solver | mfkit s/iter | implicit s/iter | ratio | mfkit loss "
+          "| implicit loss |")
     print("|---:|---|---:|---:|---:|---:|---:|")
     with threadpool_limits(1, "blas"):
         for factors in args.factors:

@@ -30,8 +30,9 @@ from pathlib import Path
 import numpy as np
 
 import mfkit
-from common import MOVIELENS, add_data_flags, movielens_positives, synthetic
 from mfkit.evaluation import leave_k_out_split, ranking_metrics
+
+from common import MOVIELENS, add_data_flags, movielens_positives, synthetic
 
 IMPLICIT_DEFAULTS = dict(learning_rate=0.01, regularization=0.01, iterations=100)
 
@@ -74,11 +75,11 @@ def speed(args):
     best = {"uniform": float("inf"), "popularity": float("inf"), "implicit": float("inf")}
     for _ in range(args.repeats):
         for name in best:
-            if name == "implicit":
-                run = lambda cb: fit_implicit(data, args.factors, args.threads, 0, cb, **hyper)
-            else:
-                run = lambda cb, s=name: fit_mfkit(data, args.factors, args.threads, 0, s, cb,
-                                                   **hyper)
+            def run(cb, name=name):
+                if name == "implicit":
+                    return fit_implicit(data, args.factors, args.threads, 0, cb, **hyper)
+                return fit_mfkit(data, args.factors, args.threads, 0, name, cb, **hyper)
+
             best[name] = min(best[name], epoch_seconds(run))
     print("| mfkit negatives | mfkit s/epoch | implicit s/epoch (popularity, skip) | ratio |")
     print("|---|---:|---:|---:|")

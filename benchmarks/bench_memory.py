@@ -41,7 +41,7 @@ def generate(users: int, items: int, nnz: int, seed: int):
     # Hand out the rounding difference one entry at a time to rows that have room.
     while counts.sum() != nnz:
         difference = nnz - int(counts.sum())
-        candidates = np.flatnonzero(counts < items) if difference > 0 else np.flatnonzero(counts > 1)
+        candidates = np.flatnonzero(counts < items if difference > 0 else counts > 1)
         chosen = rng.choice(candidates, size=min(abs(difference), len(candidates)), replace=False)
         counts[chosen] += np.sign(difference)
     indptr = np.zeros(users + 1, dtype=np.int32)

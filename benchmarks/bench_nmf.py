@@ -35,10 +35,11 @@ import warnings
 import numpy as np
 
 import mfkit
-from common import add_data_flags
 from mfkit import _cpp
 from mfkit._csr import csr_arrays
 from mfkit._validation import check_user_items
+
+from common import add_data_flags
 
 
 def best_of(repeats, *runs):
@@ -109,13 +110,13 @@ def main():
         for init in ("nndsvda", "custom"):
             start = dict(W=W0, H=H0) if init == "custom" else {}
 
-            def ours():
+            def ours(solver=solver, init=init, start=start):
                 model = mfkit.NMF(k, solver=solver, init=init, max_iter=iterations, tol=0,
                                   num_threads=threads, random_state=args.seed)
                 model.fit(X, show_progress=False, **start)
                 return model
 
-            def theirs():
+            def theirs(solver=solver, init=init):
                 model = SkNMF(k, solver=solver, init=init, max_iter=iterations, tol=0,
                               random_state=args.seed)
                 with threadpool_limits(threads):
@@ -144,14 +145,14 @@ def main():
         model = fitted[solver].set_params(max_iter=200, tol=1e-4)  # the fit ran with tol=0
         H = model.components_.copy()
 
-        def cold():
+        def cold(model=model):
             model.__dict__.pop("_cache", None)
             return model.transform(new)
 
-        def warm():
+        def warm(model=model):
             return model.transform(new)
 
-        def theirs():
+        def theirs(H=H, solver=solver):
             with threadpool_limits(threads):
                 W, _, _ = non_negative_factorization(new, H=H, n_components=k, update_H=False,
                                                      solver=solver, max_iter=200, tol=1e-4)

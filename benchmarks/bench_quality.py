@@ -16,8 +16,9 @@ from pathlib import Path
 import numpy as np
 
 import mfkit
-from common import MOVIELENS, movielens_positives
 from mfkit.evaluation import leave_k_out_split, ranking_metrics
+
+from common import MOVIELENS, movielens_positives
 
 METRICS = ("ndcg", "precision", "recall", "map", "auc")
 

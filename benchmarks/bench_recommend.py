@@ -38,6 +38,7 @@ import warnings
 import numpy as np
 
 import mfkit
+
 from common import add_data_flags, synthetic
 
 

@@ -5,7 +5,8 @@ every level of the installed mfkit (``MFKIT_SIMD=baseline|avx2|avx512``; "dispat
 import picks by itself) and, with ``--native DIR``, an mfkit compiled with ``-march=native``
 installed into DIR, e.g.
 
-    pip install --no-deps --no-build-isolation -C cmake.define.MFKIT_NATIVE=ON --target /tmp/mfkit-native .
+    pip install --no-deps --no-build-isolation -C cmake.define.MFKIT_NATIVE=ON \\
+        --target /tmp/mfkit-native .
     python benchmarks/bench_simd.py --native /tmp/mfkit-native
 
 Every variant runs in its own subprocess (two builds of mfkit._core cannot share one process),
@@ -22,7 +23,6 @@ import statistics
 import subprocess
 import sys
 import time
-
 
 TASKS = ("als-cg", "als-cholesky", "bpr")
 
@@ -67,7 +67,8 @@ def run_variant(name: str, args) -> dict:
         env["MFKIT_SIMD"] = name
     command = [sys.executable, __file__, "--worker", "--users", str(args.users), "--items",
                str(args.items), "--density", str(args.density), "--factors", str(args.factors),
-               "--iterations", str(args.iterations), "--bpr-epochs", str(args.bpr_epochs), "--threads", str(args.threads),
+               "--iterations", str(args.iterations), "--bpr-epochs", str(args.bpr_epochs),
+               "--threads", str(args.threads),
                "--seed", str(args.seed), "--tasks", *args.tasks]
     output = subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
     return json.loads(output.strip().splitlines()[-1])

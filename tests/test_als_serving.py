@@ -5,10 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from conftest import make_implicit_matrix
 
 import mfkit
-
-from conftest import make_implicit_matrix
 
 
 @pytest.fixture(scope="module")

@@ -153,7 +153,7 @@ def test_callbacks_agree(small_matrix):
         calls = []
         mfkit.BPR(factors=4, iterations=3, random_state=1, backend=backend, num_threads=1,
                   dtype=np.float64).fit(small_matrix, show_progress=False,
-                                        callback=lambda *a: calls.append(a[2]))
+                                        callback=lambda *a, calls=calls: calls.append(a[2]))
         infos[backend] = calls
     assert infos["cpp"] == infos["reference"]
 

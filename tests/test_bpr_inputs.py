@@ -78,7 +78,7 @@ def test_parallel_fit_is_finite_and_as_good(medium):
         calls = []
         # 16 factors: enough work per epoch for the core to run two OS threads
         model = fit(medium, num_threads=threads, factors=16, iterations=8,
-                    callback=lambda e, t, info: calls.append(info["auc"]))
+                    callback=lambda e, t, info, calls=calls: calls.append(info["auc"]))
         assert np.all(np.isfinite(model.user_factors)) and np.all(np.isfinite(model.item_factors))
         infos[threads] = calls[-1]
     assert abs(infos[1] - infos[2]) < 0.02

@@ -103,7 +103,7 @@ def test_rejected_share_is_reported_and_zero_without_verification():
     for verify in (True, False):
         infos = []
         fit(matrix, verify_negative_samples=verify, iterations=2,
-            callback=lambda e, t, info: infos.append(info))
+            callback=lambda e, t, info, infos=infos: infos.append(info))
         shares[verify] = infos[-1]["rejected"]
     assert shares[True] > 0.2 and shares[False] == 0
 

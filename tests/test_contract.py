@@ -16,10 +16,9 @@ from typing import Callable
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from conftest import EMPTY_USER, make_implicit_matrix
 
 import mfkit
-
-from conftest import EMPTY_USER, make_implicit_matrix
 
 N_USERS, N_ITEMS = 60, 40
 

@@ -6,12 +6,11 @@ import math
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from conftest import make_implicit_matrix
 
 import mfkit
 from mfkit import _cpp, _ranking, evaluation, reference
 from mfkit._csr import csr_arrays
-
-from conftest import make_implicit_matrix
 
 METRICS = ("precision", "recall", "map", "ndcg", "hit_rate", "mrr", "auc")
 

@@ -104,8 +104,8 @@ def test_update_shortcuts_change_nothing(solver):
     H = rng.uniform(0, 1, (80, 6))
     for backend in (mfkit._cpp, mfkit.reference):
         update = backend.nmf_cd_update if solver == "cd" else (
-            lambda *a, **kw: backend.nmf_mu_update(*a, beta_loss="frobenius", flush_below=0.0,
-                                                   **kw))
+            lambda *a, backend=backend, **kw: backend.nmf_mu_update(
+                *a, beta_loss="frobenius", flush_below=0.0, **kw))
         common = dict(l1=0.01, l2=0.02, missing="zero", num_threads=2)
         plain = H.copy()
         update(cols, W, plain, **common)
@@ -261,7 +261,7 @@ def test_attributes_and_sklearn_api():
     clone = __import__("sklearn.base", fromlist=["clone"]).clone(model)
     assert clone.get_params() == model.get_params()
     with pytest.raises(mfkit.NotFittedError):
-        mfkit.NMF(3).components_
+        _ = mfkit.NMF(3).components_
     with pytest.raises(mfkit.NotFittedError):
         mfkit.NMF(3).transform(X)
     assert not hasattr(mfkit.NMF(3), "n_iter_")

@@ -6,11 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from conftest import make_implicit_matrix
 
 import mfkit
 from mfkit import _cpp, _ranking, reference
-
-from conftest import make_implicit_matrix
 
 
 @pytest.fixture(scope="module")

@@ -199,7 +199,8 @@ def test_time_split_per_user(timed, test_size):
     assert np.all(per_user(train)[counts > 0] >= 1)
     times = ts.toarray()
     for u in np.flatnonzero(per_user(test)):
-        assert times[u][test[u].toarray()[0] != 0].min() > times[u][train[u].toarray()[0] != 0].max()
+        test_times = times[u][test[u].toarray()[0] != 0]
+        assert test_times.min() > times[u][train[u].toarray()[0] != 0].max()
 
 
 def test_time_split_from_interactions_and_override(tmp_path):

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import inspect
 import time
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
 import numpy as np
 
 from . import _cpp, _ranking, _registry, reference
+from ._interactions import unwrap_interactions
 from ._params import validate_params
 from ._persistence import save_model
 from ._progress import progress_bar
@@ -32,7 +33,6 @@ from ._validation import (
     check_random_state,
     check_user_items,
 )
-from ._interactions import unwrap_interactions
 from .exceptions import NotFittedError
 
 
@@ -51,7 +51,7 @@ class Step(NamedTuple):
     """What :meth:`Recommender._after_iteration` reports about one iteration."""
 
     value: object = None  # the callback's third argument (a loss, a stopping measure, a dict)
-    postfix: Optional[dict] = None  # shown next to the progress bar
+    postfix: dict | None = None  # shown next to the progress bar
     stop: bool = False  # early stopping: no further iteration
 
 
@@ -107,7 +107,7 @@ class Recommender:
         return f"{type(self).__name__}({args})"
 
     def _check_fitted(self):
-        if getattr(self, "user_factors", None) is None or getattr(self, "item_factors", None) is None:
+        if any(getattr(self, name, None) is None for name in ("user_factors", "item_factors")):
             raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit first")
 
     # ------------------------------------------------------------------ parameters

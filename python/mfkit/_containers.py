@@ -5,7 +5,7 @@ and :mod:`mfkit.reference` alike.
 """
 from __future__ import annotations
 
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
 import numpy as np
 
@@ -40,4 +40,4 @@ class BprIndex(NamedTuple):
     """What the BPR sampler reads besides the CSR arrays, built once per fit by ``bpr_index``."""
 
     entry_rows: np.ndarray  # int32, the row (user) of every stored entry
-    pair_filter: Optional[np.ndarray] = None  # C++ only: membership filter (speed only)
+    pair_filter: np.ndarray | None = None  # C++ only: membership filter (speed only)

@@ -11,6 +11,7 @@ import scipy.sparse as sp
 
 from ._containers import CsrArrays
 
+
 def csr_arrays(matrix: sp.csr_matrix) -> CsrArrays:
     """The arrays of a canonical CSR matrix in the core's layout (converted once per fit, not per
     call). Views of ``matrix``'s arrays where their type already fits."""
@@ -33,7 +34,8 @@ def transposed(matrix: CsrArrays) -> CsrArrays:
     # neither the input indices nor the result need a converted copy.
     index = np.int32 if max(nnz, rows, cols) < 2**31 else np.int64
     by_row = sp.csr_matrix(
-        (matrix.data, matrix.indices.astype(index, copy=False), matrix.indptr.astype(index, copy=False)),
+        (matrix.data, matrix.indices.astype(index, copy=False),
+         matrix.indptr.astype(index, copy=False)),
         shape=matrix.shape, copy=False,
     )
     by_column = by_row.tocsc()

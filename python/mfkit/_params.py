@@ -7,7 +7,6 @@ and returns the cleaned values (``int``, ``float``, ``np.dtype``, ...). Errors n
 """
 from __future__ import annotations
 
-
 from ._validation import (
     C_INT_MAX,
     check_bool,

@@ -5,7 +5,7 @@ import functools
 import os
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def available_cores() -> int:
     """Cores this process may use: CPU affinity, then a cgroup v2 CPU quota if one is set.
 

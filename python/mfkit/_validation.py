@@ -76,7 +76,8 @@ def check_dtype(dtype) -> np.dtype:
 
 def check_random_state(random_state) -> np.random.Generator:
     """None, an int seed, a SeedSequence or a Generator -> a numpy Generator."""
-    if random_state is None or isinstance(random_state, (np.random.Generator, np.random.SeedSequence)):
+    if random_state is None or isinstance(random_state,
+                                          (np.random.Generator, np.random.SeedSequence)):
         return np.random.default_rng(random_state)
     if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
         if random_state < 0:

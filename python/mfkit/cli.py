@@ -139,7 +139,7 @@ def _demo(args) -> int:
     print(f"mfkit demo: {source}: {data.matrix.shape[0]} users x {data.matrix.shape[1]} items, "
           f"{data.matrix.nnz} interactions")
     model, train, test = _split_and_fit(args, data, show_progress=not args.quiet)
-    print(f"\nranking quality on the held-out interactions (train items excluded):")
+    print("\nranking quality on the held-out interactions (train items excluded):")
     _print_metrics(ranking_metrics(model, train, test, K=args.k), args.k)
 
     print("\ntop-10 for a few users (items by raw id, score), and what drove the first one:")

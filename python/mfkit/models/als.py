@@ -119,8 +119,9 @@ class ALS(Recommender):
         ----------
         user_items : scipy.sparse matrix, 2-D array or mfkit.datasets.Interactions
             Stored values are the observations ``r``. An ``Interactions`` also leaves its raw id
-            maps on the model as ``user_ids`` / ``item_ids`` (saved with it). CSR (matrix or array) is used as is; other
-            sparse formats and dense arrays are converted once (a warning says so for sparse).
+            maps on the model as ``user_ids`` / ``item_ids`` (saved with it). CSR (matrix or
+            array) is used as is; other sparse formats and dense arrays are converted once (a
+            warning says so for sparse).
             Duplicate entries are summed and stored zeros dropped, on a copy: the argument is
             never modified.
         callback : callable, optional

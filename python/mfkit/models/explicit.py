@@ -10,10 +10,10 @@ import numpy as np
 
 from .._base import Recommender, Step, get_backend
 from .._containers import CsrArrays, RatingBlocks
-from .._params import BACKEND, THREADS, Boolean, DType, Integer, Options, RandomState, Real
-from .._threads import resolve_num_threads
 from .._csr import csr_arrays, transposed
 from .._init_factors import normal_factors
+from .._params import BACKEND, THREADS, Boolean, DType, Integer, Options, RandomState, Real
+from .._threads import resolve_num_threads
 from .._validation import check_bool, check_ids, check_ratings
 from ..exceptions import NumericalError
 

@@ -7,10 +7,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._base import Recommender, Step, get_backend
+from .._csr import csr_arrays, transposed
 from .._interactions import unwrap_interactions
 from .._params import BACKEND, THREADS, DType, Integer, Options, RandomState, Real, RealOr
 from .._threads import resolve_num_threads
-from .._csr import csr_arrays, transposed
 from .._validation import check_user_items
 from .._warnings import warn_caller
 from ..exceptions import NotFittedError

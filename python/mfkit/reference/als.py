@@ -37,7 +37,8 @@ def _row(matrix: CsrArrays, u: int):
 
 
 def als_half_sweep(matrix: CsrArrays, fixed: np.ndarray, solved: np.ndarray, **options) -> None:
-    """Solve each row x_u of ``solved`` in place from (YᵀY + Yᵀ(C_u − I)Y + λ_u I) x_u = Yᵀ C_u p_u."""
+    """Solve each row x_u of ``solved`` in place from
+    (YᵀY + Yᵀ(C_u − I)Y + λ_u I) x_u = Yᵀ C_u p_u."""
     als_solve_rows(matrix, fixed, gram(fixed), solved, **options)
 
 

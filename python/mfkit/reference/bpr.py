@@ -94,7 +94,7 @@ def bpr_sample(positives: CsrArrays, index: BprIndex, *, negative_sampling,
         negative_generator = Xoshiro256(stream_seed(seed, 3 * t + 1))
         retry = Xoshiro256(stream_seed(seed, 3 * t + 2))
 
-        def redraw():
+        def redraw(retry=retry):
             if uniform:
                 return retry.below(n_items)
             return int(indices[retry.below(nnz)])
@@ -201,7 +201,7 @@ def bpr_fold_in(rows: CsrArrays, item_factors: np.ndarray, item_bias: np.ndarray
                 i = int(row[first_generator.below(len(row))])
                 candidate = draw(negative_generator)
                 j = _resolve_negative(candidate, row, n_items, verify_negative_samples, uniform,
-                                      retry, lambda: draw(retry), stats)
+                                      retry, lambda retry=retry: draw(retry), stats)
                 if j < 0:
                     continue
                 a, b = item_factors[i], item_factors[j]
