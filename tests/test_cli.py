@@ -75,7 +75,8 @@ def test_fit_then_recommend_with_raw_ids(tmp_path, ratings_csv):
     result = run_cli(["recommend", str(model_file), "--user", "u3", "-n", "5", "--data",
                       str(ratings_csv)], cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    lines = [line.split("\t") for line in result.stdout.strip().splitlines()]
+    header, *lines = [line.split("\t") for line in result.stdout.strip().splitlines()]
+    assert header == ["rank", "item", "score"]
     assert [int(rank) for rank, _, _ in lines] == [1, 2, 3, 4, 5]
     items = [int(item) for _, item, _ in lines]
     scores = [float(score) for _, _, score in lines]
@@ -169,3 +170,157 @@ def test_every_model_through_the_same_flags(model, capsys):
 def test_flag_of_another_model_is_rejected(capsys):
     assert main(["demo", "--model", "bpr", "--alpha", "3"]) == 2
     assert "--alpha" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ ids that do not match
+def fit_model(tmp_path, csv_path, capsys):
+    model_file = tmp_path / "model.npz"
+    assert main(["fit", str(csv_path), "-o", str(model_file), "--factors", "4",
+                 "--iterations", "2", "--quiet"]) == 0
+    capsys.readouterr()
+    return model_file
+
+
+def one_line_error(capsys, *mentions):
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "error" in lines[0] and "Traceback" not in err, err
+    for mention in mentions:
+        assert mention in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.fixture
+def integer_csv(tmp_path):
+    """Integer ids on both sides whose ranges overlap (as in MovieLens): users 1..120, items
+    3, 6, ..., 180; user 6 is also an item id."""
+    matrix = mfkit.datasets.synthetic(120, 60, 0.2, seed=2)
+    coo = matrix.tocoo()
+    rows = [(u + 1, 3 * (i + 1), v) for u, i, v in zip(coo.row, coo.col, coo.data)]
+    return write_csv(tmp_path / "ints.csv", rows)
+
+
+def test_recommend_refuses_data_with_swapped_columns(tmp_path, integer_csv, capsys):
+    model_file = fit_model(tmp_path, integer_csv, capsys)
+    swapped = ["recommend", str(model_file), "--user", "6", "--data", str(integer_csv),
+               "--user-col", "item", "--item-col", "user"]
+    assert main(swapped) == 2
+    one_line_error(capsys, "--data", "does not match")
+    assert main(["recommend", str(model_file), "--user", "6", "--data", str(integer_csv)]) == 0
+    # another file whose item ids are of another kind than the model's
+    strings = write_csv(tmp_path / "strings.csv", [("1", "a", 1), ("2", "b", 1)])
+    assert main(["recommend", str(model_file), "--user", "1", "--data", str(strings)]) == 2
+    one_line_error(capsys, "0% of its item ids")
+
+
+@pytest.mark.skipif(not (MOVIELENS / "ratings.csv").exists(), reason="MovieLens not present")
+def test_recommend_refuses_movielens_with_swapped_columns(tmp_path, capsys):
+    ratings = MOVIELENS / "ratings.csv"
+    model_file = fit_model(tmp_path, ratings, capsys)
+    assert main(["recommend", str(model_file), "--user", "414", "--data", str(ratings),
+                 "--user-col", "movieId", "--item-col", "userId"]) == 2
+    one_line_error(capsys, "swapped")
+
+
+def test_recommend_folds_in_a_user_only_in_the_data(tmp_path, ratings_csv, capsys):
+    model_file = fit_model(tmp_path, ratings_csv, capsys)
+    newcomer = write_csv(tmp_path / "new.csv", [("newcomer", 1003, 5), ("newcomer", 1010, 4)])
+    assert main(["recommend", str(model_file), "--user", "newcomer", "--data", str(newcomer),
+                 "-n", "4"]) == 0
+    header, *lines = capsys.readouterr().out.strip().splitlines()
+    assert header == "rank\titem\tscore" and len(lines) == 4
+    assert not {"1003", "1010"} & {line.split("\t")[1] for line in lines}
+    assert main(["recommend", str(model_file), "--user", "newcomer"]) == 2
+    one_line_error(capsys, "newcomer", "--data")
+
+
+# ------------------------------------------------------------------------------- titles
+@pytest.fixture
+def titles_csv(tmp_path):
+    rows = [(1000 + i, f'"Film {i}, The"', "Drama|Comedy") for i in range(60)]
+    return write_csv(tmp_path / "films.csv", rows, header="itemId,title,genres")
+
+
+def test_recommend_shows_titles(tmp_path, ratings_csv, titles_csv, capsys):
+    model_file = fit_model(tmp_path, ratings_csv, capsys)
+    assert main(["recommend", str(model_file), "--user", "u3", "-n", "3", "--data",
+                 str(ratings_csv), "--titles", str(titles_csv)]) == 0
+    header, *lines = capsys.readouterr().out.strip().splitlines()
+    assert header == "rank\titem\tscore\ttitle" and len(lines) == 3
+    for line in lines:
+        _, item, _, title = line.split("\t")
+        assert title == f"Film {int(item) - 1000}, The"
+    # columns chosen by flag; ids the model does not know are refused
+    assert main(["recommend", str(model_file), "--user", "u3", "--titles", str(titles_csv),
+                 "--titles-name-col", "genres"]) == 0
+    assert "Drama|Comedy" in capsys.readouterr().out
+    assert main(["recommend", str(model_file), "--user", "u3", "--titles", str(titles_csv),
+                 "--titles-id-col", "genres"]) == 2
+    one_line_error(capsys, "--titles", "--titles-id-col")
+
+
+def test_demo_shows_titles(ratings_csv, titles_csv, capsys):
+    assert main(["demo", "--quiet", "--data", str(ratings_csv), "--titles", str(titles_csv),
+                 "--factors", "4", "--iterations", "2", "--holdout", "2"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^user u\d+: Film \d+, The \[10\d\d\] \(", out, flags=re.MULTILINE), out
+
+
+# -------------------------------------------------------------- flags checked before any work
+@pytest.mark.parametrize("args, flag", [
+    (["evaluate", "DATA", "--holdout", "0"], "--holdout must be >= 1"),
+    (["evaluate", "DATA", "--k", "0"], "--k must be >= 1"),
+    (["demo", "--split-seed", "-1"], "--split-seed must be >= 0"),
+    (["demo", "--seed", "-1"], "--seed"),
+    (["demo", "--model", "bpr", "--learning-rate", "50", "--regularization", "1"],
+     "--learning-rate"),
+    (["evaluate", "DATA", "--min-value", "nan"], "--min-value"),
+    (["fit", "DATA", "-o", "m.npz", "--delimiter", ";;"], "--delimiter"),
+    (["recommend", "missing.npz", "--user", "1", "-n", "0"], "-n must be >= 1"),
+])
+def test_every_flag_is_checked_first_and_named(args, flag, ratings_csv, capsys):
+    args = [str(ratings_csv) if a == "DATA" else a for a in args]
+    assert main(args) == 2
+    out = capsys.readouterr()
+    assert "split:" not in out.out and "fitted" not in out.out  # no work done
+    lines = out.err.strip().splitlines()
+    assert len(lines) == 1 and flag in lines[0], out.err
+
+
+# --------------------------------------------------------------------------- delimiters
+def test_semicolon_csv_is_detected(tmp_path, ratings_csv, capsys):
+    semicolons = tmp_path / "semi.csv"
+    semicolons.write_text(ratings_csv.read_text().replace(",", ";"))
+    assert main(["evaluate", str(semicolons), "--k", "5", "--holdout", "2", "--factors", "4",
+                 "--iterations", "2", "--quiet"]) == 0
+    assert re.search(r"nDCG@5\s+[\d.]+", capsys.readouterr().out)
+    assert main(["evaluate", str(semicolons), "--delimiter", ",", "--quiet"]) == 2
+    one_line_error(capsys, "expected a header with at least user and item columns",
+                   "',' (from --delimiter)")
+    tabs = tmp_path / "tabs.tsv"
+    tabs.write_text(ratings_csv.read_text().replace(",", "\t"))
+    assert main(["fit", str(tabs), "--delimiter", "\\t", "-o", str(tmp_path / "t.npz"),
+                 "--factors", "2", "--iterations", "1", "--quiet"]) == 0
+
+
+# --------------------------------------------------------------- files that are not CSV
+def test_huge_and_unparsable_files_are_one_line_errors(tmp_path, capsys, monkeypatch):
+    one_line = tmp_path / "one-line.csv"
+    one_line.write_text("user,item\n" + "x" * 300_000)  # a field beyond csv's limit
+    assert main(["fit", str(one_line), "-o", str(tmp_path / "m.npz")]) == 2
+    one_line_error(capsys, "one-line.csv")
+
+    def out_of_memory(*args, **kwargs):
+        raise MemoryError()
+
+    big = write_csv(tmp_path / "big.csv", [(1, 2, 3)])
+    monkeypatch.setattr(mfkit.datasets, "from_csv", out_of_memory)
+    assert main(["fit", str(big), "-o", str(tmp_path / "m.npz")]) == 2
+    one_line_error(capsys, "big.csv", "out of memory")
+
+
+def test_binary_file_is_a_one_line_error(tmp_path, capsys):
+    binary = tmp_path / "model.bin"
+    binary.write_bytes(bytes(range(256)) * 64)
+    assert main(["fit", str(binary), "-o", str(tmp_path / "m.npz")]) == 2
+    one_line_error(capsys, "model.bin", "not UTF-8 text", "expected a CSV file")

@@ -419,6 +419,128 @@ def test_similar_recalculated_for_a_new_id(trained, spec, data, kind):
         similar(999, **{**call, rows_name: matrix})
 
 
+# ---------------------------------------------------------------------------- serving by raw ids
+USER_IDS = np.arange(N_USERS) * 10 + 5  # raw user ids: integers that are not the row numbers
+ITEM_IDS = np.array([f"item{j:02d}" for j in range(N_ITEMS)])
+
+
+@pytest.fixture(scope="module")
+def raw_served(served):
+    """The served model with raw ids, as if fitted on an Interactions with these maps."""
+    model = copy(served)
+    model.user_ids, model.item_ids = USER_IDS, ITEM_IDS
+    return model
+
+
+def raw_history(matrix, row) -> dict:
+    """Row ``row`` of ``matrix`` as {raw item id: value}."""
+    cells = matrix[row]
+    return dict(zip(ITEM_IDS[cells.indices].tolist(), cells.data.tolist()))
+
+
+def assert_same_raw(raw_answer, answer, ids=ITEM_IDS):
+    np.testing.assert_array_equal(raw_answer[0], ids[answer[0]])
+    np.testing.assert_array_equal(raw_answer[1], answer[1])  # the same path: bitwise equal
+
+
+def test_recommend_raw_equals_recommend_on_mapped_rows(raw_served, data):
+    model = raw_served
+    interactions = mfkit.datasets.Interactions(sp.csr_matrix(data), USER_IDS, ITEM_IDS)
+    for user in (0, 3, EMPTY_USER, 29, 59):
+        expected = model.recommend(user, data[user], N=7)
+        raw_user = USER_IDS[user]
+        assert_same_raw(model.recommend_raw(raw_user, raw_history(data, user), N=7), expected)
+        assert_same_raw(model.recommend_raw(int(raw_user), history=interactions, N=7), expected)
+    ones = data[3].copy()
+    ones.data[:] = 1
+    items = list(raw_history(data, 3))
+    assert_same_raw(model.recommend_raw(35, history=items, N=7), model.recommend(3, ones, N=7))
+    # no history: nothing to filter (the model keeps no interactions)
+    assert_same_raw(model.recommend_raw(35, N=5),
+                    model.recommend(3, None, N=5, filter_already_liked_items=False))
+    assert_same_raw(model.recommend_raw(35, history=items, N=5, filter_items=ITEM_IDS[[4, 9]]),
+                    model.recommend(3, ones, N=5, filter_items=[4, 9]))
+    assert_same_raw(model.recommend_raw(35, N=5, items=ITEM_IDS[[20, 2, 11]]),
+                    model.recommend(3, None, N=5, filter_already_liked_items=False,
+                                    items=[20, 2, 11]))
+
+
+def test_recommend_raw_folds_in_new_users(raw_served, data):
+    model = raw_served
+    expected = model.recommend(0, data[3], N=6, recalculate_user=True)
+    assert_same_raw(model.recommend_raw(123456, raw_history(data, 3), N=6), expected)
+    assert_same_raw(model.recommend_raw(35, raw_history(data, 3), N=6, recalculate_user=True),
+                    model.recommend(3, data[3], N=6, recalculate_user=True))
+    with pytest.raises(ValueError, match="history"):
+        model.recommend_raw(35, recalculate_user=True)
+
+
+def test_recommend_raw_unknown_and_wrong_ids(raw_served, data):
+    model = raw_served
+    history = raw_history(data, 3)
+    with pytest.raises(KeyError, match="123456"):
+        model.recommend_raw(123456)  # unknown user, no history to fold it in
+    with pytest.raises(KeyError, match="123456"):
+        model.recommend_raw(123456, history=[])
+    with pytest.raises(TypeError, match="integers"):
+        model.recommend_raw("35")  # a string where the model has integer user ids
+    with pytest.raises(TypeError, match="one raw user id"):
+        model.recommend_raw([35, 45])
+    # items the model does not know: skipped in a history and in filter_items ...
+    with_new = {**history, "brand-new": 1.0}
+    assert_same_raw(model.recommend_raw(35, with_new, N=5), model.recommend(3, data[3], N=5))
+    assert_same_raw(model.recommend_raw(35, history, N=5, filter_items=["item04", "gone"]),
+                    model.recommend(3, data[3], N=5, filter_items=[4]))
+    # ... but a history of which nothing is known, or ids of the wrong kind, are errors
+    with pytest.raises(ValueError, match="none of the 2 items"):
+        model.recommend_raw(35, history=["x", "y"])
+    with pytest.raises(TypeError, match="strings"):
+        model.recommend_raw(35, history=[3, 4])  # row numbers instead of raw ids
+    with pytest.raises(TypeError, match="filter_items"):
+        model.recommend_raw(35, filter_items=[4])
+    with pytest.raises(KeyError, match="gone"):
+        model.recommend_raw(35, items=["item04", "gone"])  # cannot rank what it does not know
+    with pytest.raises(ValueError, match="NaN"):
+        model.recommend_raw(35, history={"item04": np.nan})
+
+
+def test_raw_path_needs_raw_ids(trained):
+    assert getattr(trained, "user_ids", None) is None
+    for call in (lambda: trained.recommend_raw(0), lambda: trained.similar_items_raw(0),
+                 lambda: trained.similar_users_raw(0)):
+        with pytest.raises(ValueError, match="fit it on an mfkit.datasets.Interactions"):
+            call()
+
+
+@pytest.mark.parametrize("kind", ["item", "user"])
+def test_similar_raw_equals_similar(raw_served, kind):
+    model, ids = raw_served, (ITEM_IDS if kind == "item" else USER_IDS)
+    similar = getattr(model, f"similar_{kind}s")
+    similar_raw = getattr(model, f"similar_{kind}s_raw")
+    for query in (1, 9, 30):
+        assert_same_raw(similar_raw(ids[query], N=6), similar(query, N=6), ids)
+    assert_same_raw(similar_raw(ids[9], N=4, **{f"filter_{kind}s": ids[[1, 2]]}),
+                    similar(9, N=4, **{f"filter_{kind}s": [1, 2]}), ids)
+    assert_same_raw(similar_raw(ids[9], N=4, **{f"{kind}s": ids[[4, 9, 16]]}),
+                    similar(9, N=4, **{f"{kind}s": [4, 9, 16]}), ids)
+    unknown = "nope" if kind == "item" else 123456
+    with pytest.raises(KeyError, match=str(unknown)):
+        similar_raw(unknown)
+
+
+def test_model_fitted_on_a_split_serves_raw_ids(spec, data, tmp_path):
+    interactions = mfkit.datasets.Interactions(sp.csr_matrix(data), USER_IDS, ITEM_IDS)
+    train, _ = mfkit.evaluation.leave_k_out_split(interactions, K=2, random_state=0)
+    model = spec.fit(train)
+    assert model.user_ids.tolist() == USER_IDS.tolist()
+    assert model.item_ids.tolist() == ITEM_IDS.tolist()
+    model.save(tmp_path / "split.npz")
+    loaded = mfkit.load(tmp_path / "split.npz")
+    expected = model.recommend(3, train.matrix[3], N=5)
+    for served in (model, loaded):
+        assert_same_raw(served.recommend_raw(35, history=train, N=5), expected)
+
+
 # ------------------------------------------------------------------------------- partial fits
 def per_row_arrays(model, kind):
     """The fitted arrays with one row per user (or item): what a partial fit may change."""
@@ -545,6 +667,9 @@ def test_unfitted_model_raises_not_fitted(spec, data, tmp_path):
         lambda: model.recommend(0, None, filter_already_liked_items=False),
         lambda: model.similar_items(0),
         lambda: model.similar_users(0),
+        lambda: model.recommend_raw(0),
+        lambda: model.similar_items_raw(0),
+        lambda: model.similar_users_raw(0),
         lambda: model.partial_fit_users([0], data[[0]]),
         lambda: model.partial_fit_items([0], data.T.tocsr()[[0]]),
         lambda: model.save(tmp_path / "model.npz"),
@@ -661,6 +786,13 @@ def test_empty_shape_rejected(spec, shape, kind):
 def test_non_matrix_rejected(spec, matrix):
     with pytest.raises(TypeError, match=f"{spec.data_name} must be a scipy.sparse matrix"):
         spec.fit(matrix)
+
+
+def test_dataframe_error_points_to_from_dataframe(spec):
+    pd = pytest.importorskip("pandas")
+    log = pd.DataFrame({"user": ["a", "b"], "item": ["x", "y"], "value": [1.0, 2.0]})
+    with pytest.raises(TypeError, match=r"mfkit\.datasets\.from_dataframe\(df, user_col="):
+        spec.fit(log)
 
 
 @pytest.mark.parametrize("array", [np.array([["a", "b"]]), np.array([[1, None]], dtype=object),

@@ -76,6 +76,16 @@ def test_round_trip_raw_ids_and_indices(log):
     assert log.item_index(log.to_raw_items(grid)).tolist() == grid.tolist()
 
 
+def test_index_lookups_take_any_sequence_of_ids(log):
+    assert log.user_index(["bob", "carol"]).tolist() == [1, 2]
+    assert log.user_index(("alice",)).tolist() == [0]
+    assert log.user_index([]).tolist() == []
+    pd = pytest.importorskip("pandas")
+    assert log.item_index(pd.Series(["pear", "apple"])).tolist() == [2, 0]
+    with pytest.raises(KeyError, match="1"):
+        log.user_index(["bob", 1])  # mixed kinds: the int is unknown (never str(1))
+
+
 def test_unknown_ids_raise_key_error_naming_them(log):
     with pytest.raises(KeyError, match="dave"):
         log.user_index("dave")

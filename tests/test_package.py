@@ -1,6 +1,7 @@
 """The installed package, its README quickstart, the command line and the synthetic data."""
 from __future__ import annotations
 
+import ast
 import os
 import re
 import subprocess
@@ -119,6 +120,28 @@ def test_quickstart_extraction_helper():
         quickstart_code("# x\n\n## Install\n\n```python\nimport mfkit\n```\n")
     with pytest.raises(AssertionError):
         quickstart_code("## Quickstart\n\ntext\n\n## Next\n\n```python\nimport mfkit\n```\n")
+
+
+def first_python_block(text: str) -> tuple:
+    """(the README's first ```python block, the text before it)."""
+    block = re.search(r"^```python[ \t]*\n(.*?)^```", text, flags=re.MULTILINE | re.DOTALL)
+    assert block, "README.md has no ```python block"
+    return block.group(1), text[:block.start()]
+
+
+def test_readme_opens_with_the_dataframe_to_raw_ids_path(tmp_path):
+    pytest.importorskip("pandas")
+    code, before = first_python_block(README.read_text(encoding="utf-8"))
+    assert "## Try it" not in before  # right after the intro, before installing and the rest
+    assert "from_dataframe(" in code and "recommend_raw(" in code
+    statements = [line for line in code.splitlines() if line and not line.startswith(" ")]
+    assert len(statements) <= 5
+    script = tmp_path / "dataframe_path.py"
+    script.write_text(code + "print(items.tolist())\n", encoding="utf-8")
+    result = run_python([str(script)], cwd=tmp_path)
+    assert result.returncode == 0, f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    items = ast.literal_eval(result.stdout.strip().splitlines()[-1])
+    assert len(items) == 2 and not {"tea", "jam"} & set(items)  # raw ids, none of ann's own
 
 
 # ----------------------------------------------------------------------------------- datasets

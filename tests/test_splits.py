@@ -207,16 +207,63 @@ def test_time_split_from_interactions_and_override(tmp_path):
     path = tmp_path / "log.csv"
     path.write_text("u,i,t\n1,1,10\n1,2,40\n1,3,20\n2,1,30\n2,2,50\n")
     it = mfkit.datasets.from_csv(path, user_col="u", item_col="i", timestamp_col="t")
-    train, test = time_split(it, test_size=0.4)
+    train, test = (part.matrix for part in time_split(it, test_size=0.4))
     assert cells(test) == {(1, 1), (0, 1)}  # times 50 and 40
     assert_partition(it, train, test)
     reversed_ts = it.timestamps.copy()
     reversed_ts.data = -reversed_ts.data
-    assert cells(time_split(it, reversed_ts, test_size=0.4)[1]) == {(0, 0), (0, 2)}
-    train, test = train_test_split(it, 0.4, random_state=0)
+    assert cells(time_split(it, reversed_ts, test_size=0.4)[1].matrix) == {(0, 0), (0, 2)}
+    train, test = (part.matrix for part in train_test_split(it, 0.4, random_state=0))
     assert test.nnz == 2 and isinstance(test, sp.csr_matrix)
     assert_partition(it, train, test)
     assert leave_k_out_split(it, 1, random_state=0)[1].nnz == 2
+
+
+SPLITS_OF_INTERACTIONS = {
+    "train_test_split": lambda it: train_test_split(it, 0.3, random_state=0),
+    "leave_k_out_split": lambda it: leave_k_out_split(it, 2, random_state=0),
+    "time_split": lambda it: time_split(it, test_size=0.3),
+    "time_split per user": lambda it: time_split(it, test_size=0.3, per_user=True),
+}
+
+
+@pytest.mark.parametrize("split", SPLITS_OF_INTERACTIONS.values(), ids=SPLITS_OF_INTERACTIONS)
+def test_splits_of_interactions_keep_raw_ids_and_timestamps(timed, split):
+    m, ts = timed
+    m = m.copy()
+    m.data[::7] = 0  # stored zeros: not interactions, dropped from both parts
+    users = np.arange(m.shape[0]) * 3 + 100
+    items = np.array([f"i{j:03d}" for j in range(m.shape[1])])
+    it = Interactions(m, users, items, ts)
+    train, test = split(it)
+    dense_times = ts.toarray()
+    for part in (train, test):
+        assert isinstance(part, Interactions)
+        assert part.user_ids.tolist() == users.tolist()
+        assert part.item_ids.tolist() == items.tolist()
+        # the timestamps of the part's own entries (same structure, same values as the input)
+        assert np.array_equal(part.timestamps.indptr, part.matrix.indptr)
+        assert np.array_equal(part.timestamps.indices, part.matrix.indices)
+        rows, cols = part.matrix.nonzero()
+        assert np.array_equal(part.timestamps.data, dense_times[rows, cols])
+    assert_partition(it, train.matrix, test.matrix)
+
+
+def test_splits_of_plain_matrices_stay_matrices(timed):
+    m, ts = timed
+    for train, test in (train_test_split(m, 0.3, random_state=0), leave_k_out_split(m, 1),
+                        time_split(m, ts, test_size=0.3)):
+        assert isinstance(train, sp.csr_matrix) and isinstance(test, sp.csr_matrix)
+
+
+def test_split_of_interactions_without_timestamps(small_matrix):
+    it = Interactions(small_matrix.tocsr(), np.arange(60), np.arange(40))
+    train, test = leave_k_out_split(it, 1, random_state=0)
+    assert train.timestamps is None and test.timestamps is None
+    expected = leave_k_out_split(small_matrix, 1, random_state=0)
+    assert_partition(it, train.matrix, test.matrix)
+    for part, want in zip((train, test), expected):
+        assert cells(part.matrix) == cells(want)
 
 
 def test_time_split_drops_stored_zeros_consistently():

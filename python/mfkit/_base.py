@@ -20,7 +20,13 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _cpp, _ranking, _registry, reference
-from ._interactions import unwrap_interactions
+from ._interactions import (
+    as_raw_ids,
+    history_row,
+    plain_id,
+    raw_positions,
+    unwrap_interactions,
+)
 from ._params import validate_params
 from ._persistence import save_model
 from ._progress import progress_bar
@@ -382,6 +388,123 @@ class Recommender:
         """
         return self._similar(userid, getattr(self, "user_factors", None), N, filter_users,
                              users, recalculate_user, user_items, "user")
+
+    # ------------------------------------------------------------------ serving by raw ids
+    def _raw_map(self, kind: str, method: str) -> np.ndarray:
+        """The raw ``kind`` ids (row / column index -> raw id) the model was fitted with."""
+        self._check_fitted()
+        ids = getattr(self, f"{kind}_ids", None)
+        if ids is None:
+            raise ValueError(
+                f"{method} needs the raw {kind} ids, and this {type(self).__name__} has none: fit "
+                "it on an mfkit.datasets.Interactions (datasets.from_dataframe / from_csv) to "
+                f"keep them, or call {method[:-4]} with row indices")
+        return np.asarray(ids)
+
+    @staticmethod
+    def _raw_row(ids: np.ndarray, raw, name: str, kind: str) -> int:
+        """Index of the one raw id ``raw`` (-1 if unknown)."""
+        if np.ndim(raw) != 0:
+            raise TypeError(f"{name} must be one raw {kind} id, got {type(raw).__name__}: the raw "
+                            f"path serves one {kind} at a time (for batches, map the ids with "
+                            f"Interactions.{kind}_index and call the row-index methods)")
+        return int(raw_positions(ids, raw, name, kind)[0])
+
+    @staticmethod
+    def _raw_candidates(ids: np.ndarray, excluded, allowed, kind: str):
+        """``filter_{kind}s`` / ``{kind}s`` as row indices: unknown excluded ids are dropped (the
+        model can never return them), an unknown allowed id is a KeyError."""
+        if excluded is not None:
+            rows = raw_positions(ids, excluded, f"filter_{kind}s", kind)
+            excluded = rows[rows >= 0]
+        if allowed is not None:
+            raw = as_raw_ids(allowed)
+            rows = raw_positions(ids, raw, f"{kind}s", kind)
+            if (rows < 0).any():
+                unknown = raw.reshape(-1)[np.argmin(rows)]
+                raise KeyError(f"{kind}s: unknown {kind} id {plain_id(unknown)!r} (the model "
+                               "has no factors for it, so it cannot rank it)")
+            allowed = rows
+        return excluded, allowed
+
+    def recommend_raw(self, user, history=None, N=10, filter_already_liked_items=True,
+                      filter_items=None, items=None, recalculate_user=False):
+        """Top-``N`` items for one user by raw ids, for a model fitted on an ``Interactions``.
+
+        The raw-id twin of :meth:`recommend` (same ranking and scores): ``user``, ``history``,
+        ``filter_items`` and ``items`` are raw ids looked up in the model's ``user_ids`` /
+        ``item_ids``, and the returned ids are raw item ids.
+
+        Parameters
+        ----------
+        user : int or str
+            One raw user id (batches: :meth:`recommend` with ``Interactions.user_index``).
+            Unknown without a ``history``: ``KeyError`` naming it.
+        history : list of raw item ids, dict {raw item id: value} or Interactions, optional
+            What the user has: its items are left out of the results (with
+            ``filter_already_liked_items``) and, for a user the model does not know or with
+            ``recalculate_user=True``, the user's factor is solved from it (item factors
+            fixed; values 1 for a plain list, so pass a dict of ratings to ExplicitMF). An
+            ``Interactions`` (e.g. the training data) gives its row of ``user``. Items the
+            model does not know are skipped (it cannot recommend or learn from them); a
+            history of which no item is known raises ``ValueError`` (ids of another column or
+            data set). Without it nothing is filtered: the model keeps no interactions.
+        N, filter_already_liked_items, recalculate_user : as in :meth:`recommend`
+        filter_items : raw item ids, optional
+            Never returned; ids unknown to the model are ignored (it never returns them).
+        items : raw item ids, optional
+            Rank only these; an id unknown to the model is a ``KeyError``.
+
+        Ids of the wrong kind (a string where the model has integer ids, ...) are a
+        ``TypeError``; a model fitted without raw ids a ``ValueError`` telling to fit on an
+        ``Interactions``.
+
+        Returns
+        -------
+        ids, scores : ndarray
+            Raw item ids (the dtype of ``item_ids``) and scores, best first; shorter than ``N``
+            when fewer candidates remain.
+        """
+        user_ids = self._raw_map("user", "recommend_raw")
+        item_ids = self._raw_map("item", "recommend_raw")
+        recalculate_user = check_bool(recalculate_user, "recalculate_user")
+        filter_liked = check_bool(filter_already_liked_items, "filter_already_liked_items")
+        row = self._raw_row(user_ids, user, "user", "user")
+        rows = None if history is None else history_row(history, user, item_ids)
+        if row < 0:
+            if rows is None or rows.nnz == 0:
+                raise KeyError(f"unknown user id {plain_id(user)!r}: not a user of the model; "
+                               "pass history= (its raw item ids) to fold a new user in")
+            recalculate_user = True
+        elif recalculate_user and rows is None:
+            raise ValueError("recalculate_user=True needs history= (the user's raw item ids)")
+        filter_items, items = self._raw_candidates(item_ids, filter_items, items, "item")
+        ids, scores = self.recommend(max(row, 0), rows, N=N,
+                                     filter_already_liked_items=filter_liked and rows is not None,
+                                     filter_items=filter_items, recalculate_user=recalculate_user,
+                                     items=items)
+        return item_ids[ids], scores
+
+    def _similar_raw(self, kind: str, raw, N, excluded, allowed):
+        ids = self._raw_map(kind, f"similar_{kind}s_raw")
+        row = self._raw_row(ids, raw, kind, kind)
+        if row < 0:
+            raise KeyError(f"unknown {kind} id {plain_id(raw)!r}: the model has no such {kind}")
+        excluded, allowed = self._raw_candidates(ids, excluded, allowed, kind)
+        similar = self.similar_items if kind == "item" else self.similar_users
+        found, scores = similar(row, N=N, **{f"filter_{kind}s": excluded, f"{kind}s": allowed})
+        return ids[found], scores
+
+    def similar_items_raw(self, item, N=10, filter_items=None, items=None):
+        """The ``N`` items most similar to the raw item id ``item``, as raw ids: the raw-id twin
+        of :meth:`similar_items` (same scores). Unknown ``item`` or ``items`` ids are a
+        ``KeyError``; unknown ``filter_items`` ids are ignored (see :meth:`recommend_raw`)."""
+        return self._similar_raw("item", item, N, filter_items, items)
+
+    def similar_users_raw(self, user, N=10, filter_users=None, users=None):
+        """The ``N`` users most similar to the raw user id ``user``, as raw ids: the raw-id twin
+        of :meth:`similar_users` (see :meth:`similar_items_raw`)."""
+        return self._similar_raw("user", user, N, filter_users, users)
 
     # ------------------------------------------------------------------ partial fits
     def partial_fit_users(self, userids, user_items):

@@ -4,6 +4,7 @@ and columns (re-exported as ``mfkit.datasets.Interactions``). No I/O here: the r
 from __future__ import annotations
 
 import numbers
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -126,44 +127,133 @@ def _same_structure(a, b) -> bool:
             and np.array_equal(a.indices[:na], b.indices[:nb]))
 
 
-def _lookup(ids: np.ndarray, raw_ids, kind: str):
-    query = np.asarray(raw_ids)
-    scalar = query.ndim == 0
-    flat = query.reshape(-1)
-
-    def unknown(value):
-        return KeyError(f"unknown {kind} id {value!r}")
-
-    if flat.size == 0:
-        return np.zeros(query.shape, dtype=np.int64)
+def _same_kind(ids: np.ndarray, flat: np.ndarray):
+    """``flat`` (1-D raw ids) converted to the kind of ``ids`` (int64 or str), or None when its
+    elements are of another kind (e.g. strings for integer ids)."""
     is_int_ids = ids.dtype.kind in "iu"
     if flat.dtype.kind == "O":
         # Mixed Python objects: every element must be of the ids' kind.
         if is_int_ids:
-            ok = [isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_))
-                  for v in flat]
+            ok = all(isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_))
+                     for v in flat)
         else:
-            ok = [isinstance(v, str) for v in flat]
-        if not all(ok):
-            raise unknown(flat[ok.index(False)])
-        flat = flat.astype(np.int64 if is_int_ids else str)
-    elif is_int_ids and flat.dtype.kind == "f":
+            ok = all(isinstance(v, str) for v in flat)
+        return flat.astype(np.int64 if is_int_ids else str) if ok else None
+    if is_int_ids and flat.dtype.kind == "f":
         integral = np.isfinite(flat) & (flat == np.round(flat))
-        if not integral.all():
-            raise unknown(flat[np.argmin(integral)].item())
-        flat = flat.astype(np.int64)
-    elif not ((is_int_ids and flat.dtype.kind in "iu")
-              or (not is_int_ids and flat.dtype.kind == "U")):
-        raise unknown(flat[0].item())
+        return flat.astype(np.int64) if integral.all() else None
+    if (is_int_ids and flat.dtype.kind in "iu") or (not is_int_ids and flat.dtype.kind == "U"):
+        return flat
+    return None
+
+
+def _positions(ids: np.ndarray, flat: np.ndarray) -> np.ndarray:
+    """Index of every element of ``flat`` (same kind as ``ids``) in ``ids``, -1 if absent."""
     if ids.size == 0:
-        raise unknown(flat[0].item())
-    positions = np.minimum(np.searchsorted(ids, flat), ids.size - 1)
-    found = ids[positions] == flat
-    if not found.all():
-        raise unknown(flat[np.argmin(found)].item())
-    if scalar:
+        return np.full(flat.shape, -1, dtype=np.int64)
+    positions = np.minimum(np.searchsorted(ids, flat), ids.size - 1).astype(np.int64)
+    positions[ids[positions] != flat] = -1
+    return positions
+
+
+def _lookup(ids: np.ndarray, raw_ids, kind: str):
+    query = as_raw_ids(raw_ids)
+    flat = query.reshape(-1)
+    if flat.size == 0:
+        return np.zeros(query.shape, dtype=np.int64)
+    converted = _same_kind(ids, flat)
+    if converted is None:  # ids of another kind are simply unknown
+        raise KeyError(f"unknown {kind} id {_other_kind(ids, flat)!r}")
+    positions = _positions(ids, converted)
+    if (positions < 0).any():
+        raise KeyError(f"unknown {kind} id {plain_id(flat[np.argmin(positions)])!r}")
+    if query.ndim == 0:
         return int(positions[0])
-    return positions.astype(np.int64).reshape(query.shape)
+    return positions.reshape(query.shape)
+
+
+def plain_id(value):
+    """A numpy scalar as the Python int / str it holds (for messages)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _other_kind(ids: np.ndarray, flat: np.ndarray):
+    """The first element of ``flat`` that is not of the kind of ``ids``."""
+    return next(plain_id(v) for i, v in enumerate(flat) if _same_kind(ids, flat[i:i + 1]) is None)
+
+
+def raw_positions(ids: np.ndarray, raw_ids, name: str, kind: str) -> np.ndarray:
+    """Index of every raw id of ``raw_ids`` (a scalar or 1-D) in the sorted map ``ids``: a 1-D
+    int64 array, -1 for ids not in the map. Ids of another kind than the map's (a string for
+    integer ids, ...) raise TypeError naming the argument ``name``: they are never "unknown"."""
+    query = as_raw_ids(raw_ids)
+    if query.ndim > 1:
+        raise ValueError(f"{name} must be a raw {kind} id or a 1-D sequence of them, got "
+                         f"{query.ndim}-D")
+    flat = query.reshape(-1)
+    if flat.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    converted = _same_kind(ids, flat)
+    if converted is None:
+        bad = _other_kind(ids, flat)
+        raise TypeError(f"{name}: the model's raw {kind} ids are {_kind_name(ids)}, got "
+                        f"{type(bad).__name__} {bad!r}")
+    return _positions(ids, converted)
+
+
+def _kind_name(ids: np.ndarray) -> str:
+    return "integers" if ids.dtype.kind in "iu" else "strings"
+
+
+def as_raw_ids(raw_ids) -> np.ndarray:
+    """Raw ids as an array; a list or tuple as objects, so that mixed kinds stay visible (numpy
+    would turn ``[1, "a"]`` into strings)."""
+    if isinstance(raw_ids, (list, tuple)):
+        return np.array(raw_ids, dtype=object)
+    return np.asarray(raw_ids)
+
+
+def history_row(history, user, item_ids: np.ndarray, name: str = "history") -> sp.csr_matrix:
+    """One user's history as a 1 x ``len(item_ids)`` CSR row over the model's raw item ids.
+
+    ``history`` is the user's raw item ids (each counts 1; a repeated id adds up), a dict
+    ``{raw item id: value}``, or an :class:`Interactions` (its row of raw user ``user``; none:
+    an empty history). Items not in ``item_ids`` are left out (the model has no factors for
+    them, so it can neither recommend them nor learn from them); a non-empty history without
+    any known item raises ValueError, as it means ids of another data set or column.
+    """
+    if isinstance(history, Interactions):
+        query = as_raw_ids([user])
+        converted = _same_kind(history.user_ids, query)
+        if converted is None:
+            raise TypeError(f"{name} is an Interactions with {_kind_name(history.user_ids)} as "
+                            f"user ids, but the user is {type(user).__name__} {user!r}")
+        row = _positions(history.user_ids, converted)[0]
+        if row < 0:
+            raw, values = history.item_ids[:0], np.zeros(0)
+        else:
+            cells = history.matrix[row]
+            raw, values = history.item_ids[cells.indices], cells.data.astype(np.float64)
+    elif isinstance(history, Mapping):
+        raw = as_raw_ids(list(history.keys()))
+        try:
+            values = np.array(list(history.values()), dtype=np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(f"{name} must map raw item ids to numbers") from None
+    else:
+        raw = as_raw_ids(history)
+        values = np.ones(raw.size)
+    if not np.all(np.isfinite(values)):
+        raise ValueError(f"{name} holds NaN or infinite values")
+    positions = raw_positions(item_ids, raw, name, "item")
+    known = positions >= 0
+    if raw.size and not known.any():
+        example = plain_id(raw.reshape(-1)[0])
+        raise ValueError(f"none of the {raw.size} items in {name} is an item of the model (e.g. "
+                         f"{example!r}): are they item ids of another data set or column?")
+    columns = positions[known]
+    return sp.csr_matrix((values[known], (np.zeros(len(columns), dtype=np.int64), columns)),
+                         shape=(1, len(item_ids)))
 
 
 def _to_raw(ids: np.ndarray, indices, name: str):

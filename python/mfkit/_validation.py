@@ -132,6 +132,16 @@ def _check_structure(matrix, name: str, rows_limited: bool) -> None:
         raise ValueError(f"{name} contains NaN or infinite values")
 
 
+def not_a_matrix(name: str, value, accepted: str = "a scipy.sparse matrix or a 2-D array"):
+    """The TypeError for data of the wrong type; a DataFrame gets the way to convert it."""
+    hint = ""
+    if hasattr(value, "columns") and hasattr(value, "to_numpy"):
+        hint = ("; a DataFrame of (user, item[, value]) rows becomes training data with "
+                "mfkit.datasets.from_dataframe(df, user_col=..., item_col=..., value_col=...), "
+                "a users x items table with df.to_numpy()")
+    return TypeError(f"{name} must be {accepted}, got {type(value).__name__}{hint}")
+
+
 def check_user_items(user_items, dtype: np.dtype, name: str = "user_items") -> sp.csr_matrix:
     """Return a canonical CSR matrix (sorted, no duplicates, no stored zeros) in ``dtype``.
 
@@ -151,9 +161,7 @@ def check_user_items(user_items, dtype: np.dtype, name: str = "user_items") -> s
             raise TypeError(f"{name} must hold real numbers, got dtype {dense.dtype}")
         matrix = sp.csr_matrix(dense.astype(dtype))
     else:
-        raise TypeError(
-            f"{name} must be a scipy.sparse matrix or a 2-D array, got {type(user_items).__name__}"
-        )
+        raise not_a_matrix(name, user_items)
     owned = matrix is not user_items
     _check_structure(matrix, name, rows_limited=False)
 
@@ -222,9 +230,7 @@ def check_ratings(ratings, dtype: np.dtype, name: str = "ratings") -> sp.csr_mat
                              "marks a missing rating)")
         matrix = sp.csr_matrix(dense.astype(dtype))  # stores the non-zeros only
     else:
-        raise TypeError(
-            f"{name} must be a scipy.sparse matrix or a 2-D array, got {type(ratings).__name__}"
-        )
+        raise not_a_matrix(name, ratings)
     _check_structure(matrix, name, rows_limited=True)
     nnz = int(matrix.indptr[-1])
     indptr = np.asarray(matrix.indptr)

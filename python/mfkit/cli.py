@@ -5,17 +5,21 @@
     mfkit recommend model.npz --user ID      top-N for a user, raw ids in and out
     mfkit evaluate DATA --k 10               ranking metrics on a seeded held-out split
 
-Bad files, columns or arguments print one line on stderr and exit with status 2.
+Every flag is checked before any work. Bad files, columns or arguments print one line on stderr
+naming the flag or file and exit with status 2; so does data that does not match the model.
 """
 from __future__ import annotations
 
 import argparse
 import csv
+import io
+import math
+import os
+import re
 import sys
 import time
 
 import numpy as np
-import scipy.sparse as sp
 
 from . import datasets, models
 from ._persistence import load_model
@@ -48,6 +52,18 @@ class CommandError(Exception):
     """A problem to report on one line (exit status 2)."""
 
 
+# Flags of the commands themselves that count something: dest -> (flag, smallest value).
+_COUNTS = {"k": ("--k", 1), "holdout": ("--holdout", 1), "users": ("--users", 1),
+           "items": ("--items", 1), "split_seed": ("--split-seed", 0), "n": ("-n", 1)}
+# Delimiters the sniffer chooses from, and the readable names of the odd ones.
+_DELIMITERS = ",;\t|"
+_DELIMITER_NAMES = {"\\t": "\t", "tab": "\t"}
+# Header names (lower case) that name the item id / the name column of a --titles file.
+_TITLE_ID_NAMES = ("item", "itemid", "item_id", "movieid", "movie_id", "id")
+_TITLE_NAME_NAMES = ("title", "name", "item_name", "label")
+_SAMPLE_LINES, _SAMPLE_CHARS = 20, 16384  # what is read to sniff a file's delimiter
+
+
 def _add_model_flags(parser):
     parser.add_argument("--model", default="als", choices=sorted(_MODELS),
                         help="model to fit (default als)")
@@ -56,15 +72,43 @@ def _add_model_flags(parser):
         group.add_argument(flag, dest=dest, type=kind, default=None, help=text)
 
 
+def _with_flags(message: str, dests) -> str:
+    """A model's message with its parameter names replaced by the flags that set them."""
+    for dest in dests:
+        message = re.sub(rf"\b{dest}\b", _FLAGS[dest][0], message)
+    return message
+
+
 def _make_model(args):
+    """The model the flags describe, every flag checked (no fitting)."""
     class_name, params = _MODELS[args.model]
     given = {dest: getattr(args, dest) for dest in _FLAGS if getattr(args, dest) is not None}
     for dest in given:
         if dest not in params:
             raise CommandError(f"{_FLAGS[dest][0]} does not apply to --model {args.model}")
     model = getattr(models, class_name)(**given)
-    model._validate_params()  # bad flags fail before any work
+    try:
+        model._validate_params()
+    except (TypeError, ValueError) as error:
+        raise CommandError(_with_flags(str(error), given)) from None
     return model
+
+
+def _check_flags(args):
+    """Every flag of the command, before any work; messages name the flag."""
+    for dest, (flag, low) in _COUNTS.items():
+        value = getattr(args, dest, None)
+        if value is not None and value < low:
+            raise CommandError(f"{flag} must be >= {low}, got {value}")
+    min_value = getattr(args, "min_value", None)
+    if min_value is not None and not math.isfinite(min_value):
+        raise CommandError(f"--min-value must be a finite number, got {min_value}")
+    delimiter = getattr(args, "delimiter", None)
+    if delimiter is not None:
+        args.delimiter = _DELIMITER_NAMES.get(delimiter, delimiter)
+        if len(args.delimiter) != 1:
+            raise CommandError(f"--delimiter must be one character (or \\t), got {delimiter!r}")
+    return _make_model(args) if hasattr(args, "model") else None
 
 
 def _add_data_flags(parser, required=True):
@@ -75,21 +119,73 @@ def _add_data_flags(parser, required=True):
     parser.add_argument("--value-col", help="value column (default: the third, if any)")
     parser.add_argument("--min-value", type=float,
                         help="keep only rows with value >= this (e.g. 4 for star ratings)")
+    parser.add_argument("--delimiter", help="field separator (default: detected from the first "
+                                            "lines among , ; tab |)")
+
+
+def _not_text(path, error: UnicodeDecodeError) -> str:
+    return (f"cannot read {path}: not UTF-8 text (byte 0x{error.object[error.start]:02x} at "
+            f"position {error.start}); expected a CSV file")
+
+
+def _sample(path, flag: str) -> str:
+    """The first lines of a text file (at most 16 KiB), for sniffing its delimiter."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as file:
+            lines = [file.readline(_SAMPLE_CHARS) for _ in range(_SAMPLE_LINES)]
+        return "".join(lines)[:_SAMPLE_CHARS]
+    except OSError as error:
+        raise CommandError(f"cannot read {flag}{path}: {error.strerror or error}") from None
+    except UnicodeDecodeError as error:
+        raise CommandError(_not_text(f"{flag}{path}", error)) from None
+
+
+def _header(sample: str, delimiter: str) -> list:
+    rows = csv.reader(io.StringIO(sample), delimiter=delimiter, skipinitialspace=True)
+    try:
+        return [name.strip() for name in next((row for row in rows if row), [])]
+    except csv.Error:
+        return []
+
+
+def _delimiter(sample: str, given) -> tuple:
+    """(delimiter, how it was chosen): ``--delimiter``, else sniffed, else ","."""
+    if given is not None:
+        return given, "from --delimiter"
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=_DELIMITERS).delimiter, "detected"
+    except csv.Error:
+        return ",", "the default"
 
 
 def _load_data(args):
     """The CSV named by ``args.data`` as an Interactions, columns detected from the header."""
-    try:
-        with open(args.data, newline="") as file:
-            header = next(csv.reader(file), None)
-    except (OSError, UnicodeDecodeError) as error:
-        raise CommandError(f"cannot read {args.data}: {error}") from None
-    if not header or len(header) < 2:
-        raise CommandError(f"{args.data}: expected a header with at least user and item columns")
+    sample = _sample(args.data, "")
+    delimiter, how = _delimiter(sample, args.delimiter)
+    header = _header(sample, delimiter)
+    if len(header) < 2:
+        raise CommandError(f"{args.data}: expected a header with at least user and item columns "
+                           f"separated by {delimiter!r} ({how}); set --delimiter if it is another")
     user_col = args.user_col or header[0]
     item_col = args.item_col or header[1]
     value_col = args.value_col or (header[2] if len(header) > 2 else None)
-    data = datasets.from_csv(args.data, user_col=user_col, item_col=item_col, value_col=value_col)
+    args.columns = {"user": user_col, "item": item_col}
+    try:
+        data = datasets.from_csv(args.data, user_col=user_col, item_col=item_col,
+                                 value_col=value_col, delimiter=delimiter)
+    except ValueError as error:  # name the flags, not from_csv's arguments
+        message = str(error)
+        for name in ("user", "item", "value"):
+            message = message.replace(f"({name}_col)", f"(--{name}-col)")
+        raise CommandError(message) from None
+    except UnicodeDecodeError as error:
+        raise CommandError(_not_text(args.data, error)) from None
+    except csv.Error as error:
+        raise CommandError(f"{args.data}: not a CSV file of {delimiter!r}-separated fields "
+                           f"({error})") from None
+    except MemoryError:
+        raise CommandError(f"{args.data}: out of memory reading its "
+                           f"{os.path.getsize(args.data)} bytes") from None
     if args.min_value is not None:
         matrix = data.matrix.copy()
         matrix.data[matrix.data < args.min_value] = 0
@@ -99,6 +195,52 @@ def _load_data(args):
         data = datasets.Interactions(matrix=matrix, user_ids=data.user_ids,
                                      item_ids=data.item_ids, timestamps=None)
     return data
+
+
+def _pick(header: list, names: tuple, default: str) -> str:
+    return next((name for name in header if name.lower() in names), default)
+
+
+def _load_titles(args, item_ids) -> dict:
+    """``{raw item id as text: name}`` from the ``--titles`` CSV (columns detected)."""
+    path = args.titles
+    sample = _sample(path, "--titles ")
+    delimiter, how = _delimiter(sample, None)
+    header = _header(sample, delimiter)
+    if len(header) < 2:
+        raise CommandError(f"--titles {path}: expected a header with an item id and a name "
+                           f"column separated by {delimiter!r} ({how})")
+    id_col = args.titles_id_col or _pick(header, _TITLE_ID_NAMES, header[0])
+    others = [name for name in header if name != id_col] or header
+    name_col = args.titles_name_col or _pick(others, _TITLE_NAME_NAMES, others[0])
+    for flag, column in (("--titles-id-col", id_col), ("--titles-name-col", name_col)):
+        if column not in header:
+            raise CommandError(f"{flag} {column!r} is not a column of {path}; its columns: "
+                               f"{', '.join(header)}")
+    i, j = header.index(id_col), header.index(name_col)
+    titles = {}
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as file:
+            rows = csv.reader(file, delimiter=delimiter, skipinitialspace=True)
+            next((row for row in rows if row), None)  # the header
+            for row in rows:
+                if len(row) > max(i, j):
+                    titles.setdefault(row[i].strip(), row[j].strip())
+    except UnicodeDecodeError as error:
+        raise CommandError(_not_text(f"--titles {path}", error)) from None
+    except csv.Error as error:
+        raise CommandError(f"--titles {path}: not a CSV file ({error})") from None
+    if not titles.keys() & {str(raw) for raw in item_ids.tolist()}:
+        raise CommandError(f"--titles {path}: none of its ids (column {id_col!r}) is an item id "
+                           f"of the model; choose the columns with --titles-id-col and "
+                           f"--titles-name-col")
+    return titles
+
+
+def _label(raw, titles) -> str:
+    """An item for people: its title and raw id with --titles, else the raw id."""
+    title = titles.get(str(raw)) if titles else None
+    return f"{title} [{raw}]" if title else str(raw)
 
 
 def _synthetic_data(args):
@@ -118,27 +260,26 @@ def _print_metrics(metrics: dict, K: int):
     print(f"  ({metrics['users']} users with held-out items)")
 
 
-def _split_and_fit(args, data, show_progress):
-    train, test = leave_k_out_split(data.matrix, K=args.holdout, random_state=args.split_seed)
+def _split_and_fit(args, model, data, show_progress):
+    train, test = leave_k_out_split(data, K=args.holdout, random_state=args.split_seed)
     print(f"split: {args.holdout} held-out interactions per user (seed {args.split_seed}): "
           f"{train.nnz} train, {test.nnz} test")
-    model = _make_model(args)
     start = time.perf_counter()
-    model.fit(datasets.Interactions(matrix=train, user_ids=data.user_ids, item_ids=data.item_ids,
-                                    timestamps=None), show_progress=show_progress)
+    model.fit(train, show_progress=show_progress)
     print(f"{type(model).__name__} fitted in {time.perf_counter() - start:.2f}s "
           f"({model.user_factors.shape[1]} factors)")
-    return model, train, test
+    return model, train.matrix, test.matrix
 
 
 def _demo(args) -> int:
     start = time.perf_counter()
-    _make_model(args)  # bad flags fail before any work
+    model = _check_flags(args)
     data = _load_data(args) if args.data else _synthetic_data(args)
+    titles = _load_titles(args, data.item_ids) if args.titles else None
     source = args.data or f"built-in synthetic data (seed {args.split_seed})"
     print(f"mfkit demo: {source}: {data.matrix.shape[0]} users x {data.matrix.shape[1]} items, "
           f"{data.matrix.nnz} interactions")
-    model, train, test = _split_and_fit(args, data, show_progress=not args.quiet)
+    model, train, test = _split_and_fit(args, model, data, show_progress=not args.quiet)
     print("\nranking quality on the held-out interactions (train items excluded):")
     _print_metrics(ranking_metrics(model, train, test, K=args.k), args.k)
 
@@ -147,19 +288,21 @@ def _demo(args) -> int:
     ids, scores = model.recommend(users, train[users], N=10)
     for row, user in enumerate(users):
         found = ids[row] >= 0
-        shown = ", ".join(f"{data.item_ids[i]} ({s:.2f})"
+        shown = ", ".join(f"{_label(data.item_ids[i], titles)} ({s:.2f})"
                           for i, s in zip(ids[row][found], scores[row][found]))
         print(f"user {data.user_ids[user]}: {shown}")
         if hasattr(model, "explain") and found.any():
             _, contributions, _ = model.explain(user, train[user], int(ids[row][0]), N=3)
-            because = ", ".join(f"{data.item_ids[j]} ({c:+.2f})" for j, c in contributions)
-            print(f"  {data.item_ids[ids[row][0]]} because of past items: {because}")
+            because = ", ".join(f"{_label(data.item_ids[j], titles)} ({c:+.2f})"
+                                for j, c in contributions)
+            print(f"  {_label(data.item_ids[ids[row][0]], titles)} because of past items: "
+                  f"{because}")
     print(f"\ndone in {time.perf_counter() - start:.1f}s")
     return 0
 
 
 def _fit(args) -> int:
-    model = _make_model(args)
+    model = _check_flags(args)
     data = _load_data(args)
     start = time.perf_counter()
     model.fit(data, show_progress=not args.quiet)
@@ -170,53 +313,77 @@ def _fit(args) -> int:
     return 0
 
 
-def _raw_to_index(raw: str, ids, what: str) -> int:
-    """Index of the raw id typed on the command line (ids may be ints or strings)."""
-    if ids is None:  # a model fitted on a plain matrix: ids are row numbers
-        if not raw.lstrip("-").isdigit():
-            raise CommandError(f"--{what} must be an integer index for this model, got {raw!r}")
-        return int(raw)
-    if ids.dtype.kind in "iu":
-        matches = np.flatnonzero(ids == int(raw)) if raw.lstrip("-").isdigit() else []
-    else:
-        matches = np.flatnonzero(ids == raw)
-    if len(matches) == 0:
-        raise CommandError(f"unknown {what} id {raw!r}")
-    return int(matches[0])
+def _typed_id(text: str, ids: np.ndarray, flag: str, kind: str):
+    """The raw id typed on the command line, as the kind of the model's ids."""
+    if ids.dtype.kind not in "iu":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise CommandError(f"{flag} {text!r}: the model's {kind} ids are integers") from None
+
+
+def _share(theirs: np.ndarray, ours: np.ndarray) -> float:
+    """The share of the ids ``theirs`` found among ``ours`` (0 for ids of another kind)."""
+    if (theirs.dtype.kind in "iu") != (ours.dtype.kind in "iu") or not len(theirs):
+        return 0.0
+    return float(np.isin(theirs, ours).mean())
+
+
+def _check_same_ids(data, model, args):
+    """Refuse --data whose ids are clearly not the model's (another file, columns swapped).
+
+    Most of its items must be items of the model. Its users may be new (folded in), unless its
+    users look like the model's items and its items like the model's users: swapped columns.
+    """
+    users, items = np.asarray(model.user_ids), np.asarray(model.item_ids)
+    item_share = _share(data.item_ids, items)
+    user_share = _share(data.user_ids, users)
+    where = f"--data {args.data} does not match {args.model_file}"
+    columns = (f"(--user-col {args.columns['user']!r}, --item-col {args.columns['item']!r})")
+    if user_share < 0.5 and _share(data.user_ids, items) > user_share \
+            and _share(data.item_ids, users) > item_share:
+        raise CommandError(f"{where}: its user and item columns look swapped {columns}: "
+                           f"{_share(data.user_ids, items):.0%} of its user ids are item ids of "
+                           f"the model, {user_share:.0%} are user ids")
+    if item_share < 0.5:
+        raise CommandError(f"{where}: only {item_share:.0%} of its item ids are item ids of the "
+                           f"model {columns}; is it the data the model was fitted on?")
 
 
 def _recommend(args) -> int:
+    _check_flags(args)
     model = load_model(args.model_file)
-    user_ids = getattr(model, "user_ids", None)
-    item_ids = getattr(model, "item_ids", None)
-    user = _raw_to_index(args.user, user_ids, "user")
-    if not 0 <= user < len(model.user_factors):
-        raise CommandError(f"user index {user} out of range (the model has "
-                           f"{len(model.user_factors)} users)")
+    user_ids, item_ids = getattr(model, "user_ids", None), getattr(model, "item_ids", None)
+    if user_ids is None or item_ids is None:
+        raise CommandError(f"{args.model_file} has no raw user and item ids (it was fitted on a "
+                           "plain matrix): fit it with 'mfkit fit' or on an "
+                           "mfkit.datasets.Interactions")
+    user = _typed_id(args.user, np.asarray(user_ids), "--user", "user")
+    titles = _load_titles(args, np.asarray(item_ids)) if args.titles else None
     history = None
     if args.data:
-        data = _load_data(args)
-        row = data.matrix[_raw_to_index(args.user, data.user_ids, "user")]
-        known = {raw: i for i, raw in enumerate(item_ids)} if item_ids is not None else None
-        columns = [known.get(data.item_ids[j]) if known else j for j in row.indices]
-        keep = [c for c in columns if c is not None and c < len(model.item_factors)]
-        history = sp.csr_matrix((np.ones(len(keep), dtype=np.float32),
-                                 (np.zeros(len(keep), dtype=np.int64), keep)),
-                                shape=(1, len(model.item_factors)))
-    ids, scores = model.recommend(user, history, N=args.n,
-                                  filter_already_liked_items=history is not None)
+        history = _load_data(args)
+        _check_same_ids(history, model, args)
+    try:
+        ids, scores = model.recommend_raw(user, history=history, N=args.n)
+    except KeyError:
+        where = "the model nor in --data" if history is not None else \
+            "the model (--data with the user's interactions folds a new user in)"
+        raise CommandError(f"unknown user id {args.user!r}: not in {where}") from None
     if history is None:
         print("(no --data given: items the user already has are not filtered)", file=sys.stderr)
+    print("rank\titem\tscore" + ("\ttitle" if titles else ""))
     for rank, (item, score) in enumerate(zip(ids, scores), start=1):
-        raw = item_ids[item] if item_ids is not None else item
-        print(f"{rank}\t{raw}\t{score:.6f}")
+        title = f"\t{titles.get(str(item), '')}" if titles else ""
+        print(f"{rank}\t{item}\t{score:.6f}{title}")
     return 0
 
 
 def _evaluate(args) -> int:
+    model = _check_flags(args)
     data = _load_data(args)
-    _make_model(args)
-    model, train, test = _split_and_fit(args, data, show_progress=not args.quiet)
+    model, train, test = _split_and_fit(args, model, data, show_progress=not args.quiet)
     _print_metrics(ranking_metrics(model, train, test, K=args.k), args.k)
     return 0
 
@@ -226,6 +393,14 @@ def build_parser() -> argparse.ArgumentParser:
                                      epilog="Run 'mfkit COMMAND --help' for a command's flags.")
     parser.add_argument("--version", action="version", version=f"mfkit {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def titles_flags(p):
+        p.add_argument("--titles", help="CSV of item id -> name (e.g. MovieLens movies.csv) to "
+                                        "show names")
+        p.add_argument("--titles-id-col", help="its item id column (default: one named item, "
+                                               "movieId, id, ... else the first)")
+        p.add_argument("--titles-name-col", help="its name column (default: one named title, "
+                                                 "name, ... else the next)")
 
     def evaluation_flags(p):
         p.add_argument("--k", type=int, default=10, help="cut-off K of the metrics (default 10)")
@@ -240,6 +415,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--users", type=int, default=2000, help="synthetic users (default 2000)")
     demo.add_argument("--items", type=int, default=1000, help="synthetic items (default 1000)")
     _add_data_flags(demo, required=False)
+    titles_flags(demo)
     evaluation_flags(demo)
     _add_model_flags(demo)
     demo.set_defaults(run=_demo)
@@ -255,9 +431,10 @@ def build_parser() -> argparse.ArgumentParser:
     recommend.add_argument("model_file", help="model written by 'mfkit fit' (.npz)")
     recommend.add_argument("--user", required=True, help="raw user id")
     recommend.add_argument("-n", type=int, default=10, help="number of items (default 10)")
-    recommend.add_argument("--data", help="the CSV the model was fitted on, to leave out "
-                                          "items the user already has")
+    recommend.add_argument("--data", help="the CSV the model was fitted on (or newer): leaves "
+                                          "out the user's items; folds in a user the model lacks")
     _add_data_flags(recommend, required=False)
+    titles_flags(recommend)
     recommend.set_defaults(run=_recommend)
 
     evaluate = commands.add_parser("evaluate", help="ranking metrics on a held-out split")
@@ -278,8 +455,10 @@ def main(argv=None) -> int:
         return args.run(args)
     except (CommandError, ValueError, TypeError, KeyError, OSError) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
-        print(f"mfkit {args.command}: error: {message}", file=sys.stderr)
-        return 2
+    except MemoryError as error:
+        message = f"out of memory ({str(error) or 'the data is too large for this machine'})"
+    print(f"mfkit {args.command}: error: {message}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

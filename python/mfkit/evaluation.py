@@ -67,8 +67,8 @@ def _model_factors(model):
 
 
 def _interactions(matrix, name: str, shape: tuple, dtype):
-    """``matrix`` as canonical CSR of the model's shape (users × items)."""
-    matrix = check_user_items(matrix, dtype, name=name)
+    """``matrix`` (or an Interactions' matrix) as canonical CSR of the model's shape."""
+    matrix = check_user_items(unwrap_interactions(matrix)[0], dtype, name=name)
     if matrix.shape != shape:
         what = "users" if matrix.shape[0] != shape[0] else "items"
         raise ValueError(f"{name} must have the model's shape (users x items) {shape}, got "
@@ -131,7 +131,7 @@ def ranking_metrics(model, train, test, K=10, num_threads=None) -> dict:
     model : fitted mfkit model
         Scores are ``user_factors @ item_factors.T``; ``backend="reference"`` evaluates with the
         numpy twin of the C++ kernel.
-    train, test : sparse matrix or 2-D array, users × items
+    train, test : sparse matrix, 2-D array or Interactions (e.g. from a split), users × items
         The model's shape. Stored entries of ``train`` are excluded from the ranking; stored
         entries of ``test`` are the relevant items.
     K : int, default 10

@@ -4,7 +4,9 @@ Every split takes a users x items matrix (any scipy.sparse format or a dense 2-D
 used without conversion) or a :class:`mfkit.datasets.Interactions`, never modifies it, and
 returns ``(train, test)``: two canonical CSR matrices of the input's shape and dtype that
 partition its stored entries, so ``train + test`` equals the input exactly and no cell is in
-both. Stored zeros are not interactions and are dropped; duplicate entries are summed first.
+both. The parts of an ``Interactions`` are ``Interactions`` with its raw-id maps (and the
+timestamps of their entries), so that a model fitted on ``train`` knows the raw ids. Stored
+zeros are not interactions and are dropped; duplicate entries are summed first.
 The random splits are reproducible from ``random_state`` (None, an int seed or a numpy
 Generator); ``time_split`` is deterministic.
 
@@ -16,7 +18,13 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._interactions import Interactions
-from ._validation import check_bool, check_fraction, check_int, check_random_state
+from ._validation import (
+    check_bool,
+    check_fraction,
+    check_int,
+    check_random_state,
+    not_a_matrix,
+)
 
 __all__ = ["leave_k_out_split", "time_split", "train_test_split"]
 
@@ -37,8 +45,7 @@ def _canonical(matrix, name: str) -> sp.csr_matrix:
             raise TypeError(f"{name} must hold numbers, got dtype {dense.dtype}")
         csr = sp.csr_matrix(dense)
     else:
-        raise TypeError(f"{name} must be a scipy.sparse matrix, a 2-D array or an Interactions, "
-                        f"got {type(matrix).__name__}")
+        raise not_a_matrix(name, matrix, "a scipy.sparse matrix, a 2-D array or an Interactions")
     if csr.ndim != 2:
         raise ValueError(f"{name} must be 2-D (users x items)")
     if not isinstance(csr, sp.csr_matrix):
@@ -84,6 +91,29 @@ def _split(matrix: sp.csr_matrix, in_test: np.ndarray, rows: np.ndarray):
     return _take(matrix, ~in_test, rows), _take(matrix, in_test, rows)
 
 
+def _parts(ratings, matrix: sp.csr_matrix, in_test: np.ndarray, rows: np.ndarray,
+           times: np.ndarray | None = None):
+    """``(train, test)``: CSR matrices, or Interactions with the id maps of ``ratings`` when it
+    is one (``times``: the timestamp of every entry of ``matrix``, or None)."""
+    train, test = _split(matrix, in_test, rows)
+    if not isinstance(ratings, Interactions):
+        return train, test
+    stamps = (None, None)
+    if times is not None:
+        stamps = _split(sp.csr_matrix((times, matrix.indices, matrix.indptr), shape=matrix.shape),
+                        in_test, rows)
+    return tuple(Interactions(matrix=part, user_ids=ratings.user_ids, item_ids=ratings.item_ids,
+                              timestamps=ts) for part, ts in zip((train, test), stamps))
+
+
+def _entry_times(full: sp.csr_matrix, timestamps, kept: np.ndarray | None):
+    """The timestamp of every interaction kept from ``full`` (None without timestamps)."""
+    if timestamps is None:
+        return None
+    times = _timestamp_values(full, timestamps)
+    return times if kept is None else times[kept]
+
+
 def train_test_split(ratings, test_size: float = 0.2, random_state=None):
     """Random split: exactly ``round(test_size * nnz)`` stored interactions, chosen uniformly at
     random without replacement, go to test; the rest stay in train.
@@ -96,16 +126,18 @@ def train_test_split(ratings, test_size: float = 0.2, random_state=None):
 
     Returns
     -------
-    (train, test) : CSR matrices of the input's shape and dtype, ``train + test == ratings``.
+    (train, test) : CSR matrices of the input's shape and dtype, ``train + test == ratings``
+        (Interactions keeping the raw ids and timestamps when ``ratings`` is one).
     """
     test_size = check_fraction(test_size, "test_size")
     rng = check_random_state(random_state)
-    matrix, rows, _ = _interactions(_unpack(ratings)[0])
+    full, attached = _unpack(ratings)
+    matrix, rows, kept = _interactions(full)
     nnz = matrix.nnz
     n_test = int(_round_half_up(test_size * nnz))
     in_test = np.zeros(nnz, dtype=bool)
     in_test[rng.choice(nnz, size=n_test, replace=False)] = True
-    return _split(matrix, in_test, rows)
+    return _parts(ratings, matrix, in_test, rows, _entry_times(full, attached, kept))
 
 
 def leave_k_out_split(ratings, K: int = 1, random_state=None):
@@ -117,11 +149,13 @@ def leave_k_out_split(ratings, K: int = 1, random_state=None):
 
     Returns
     -------
-    (train, test) : CSR matrices of the input's shape and dtype, ``train + test == ratings``.
+    (train, test) : CSR matrices of the input's shape and dtype, ``train + test == ratings``
+        (Interactions keeping the raw ids and timestamps when ``ratings`` is one).
     """
     K = check_int(K, "K", 1)
     rng = check_random_state(random_state)
-    matrix, rows, _ = _interactions(_unpack(ratings)[0])
+    full, attached = _unpack(ratings)
+    matrix, rows, kept = _interactions(full)
     keys = rng.random(matrix.nnz)
     order = np.lexsort((keys, rows))  # by row, then random key
     rank = np.arange(matrix.nnz, dtype=np.int64) - matrix.indptr[rows[order]]
@@ -129,7 +163,7 @@ def leave_k_out_split(ratings, K: int = 1, random_state=None):
     chosen = (rank < K) & (counts[rows[order]] > K)
     in_test = np.zeros(matrix.nnz, dtype=bool)
     in_test[order[chosen]] = True
-    return _split(matrix, in_test, rows)
+    return _parts(ratings, matrix, in_test, rows, _entry_times(full, attached, kept))
 
 
 def _timestamp_values(full: sp.csr_matrix, timestamps) -> np.ndarray:
@@ -183,7 +217,8 @@ def time_split(ratings, timestamps=None, test_size: float = 0.2, per_user: bool 
 
     Returns
     -------
-    (train, test) : CSR matrices of the input's shape and dtype, ``train + test == ratings``.
+    (train, test) : CSR matrices of the input's shape and dtype, ``train + test == ratings``
+        (Interactions keeping the raw ids when ``ratings`` is one, with the timestamps used).
     """
     test_size = check_fraction(test_size, "test_size")
     per_user = check_bool(per_user, "per_user")
@@ -210,4 +245,4 @@ def time_split(ratings, timestamps=None, test_size: float = 0.2, per_user: bool 
         rank = np.arange(nnz, dtype=np.int64) - matrix.indptr[rows[order]]
         latest = rank >= (counts - n_test)[rows[order]]
         in_test[order[latest]] = True
-    return _split(matrix, in_test, rows)
+    return _parts(ratings, matrix, in_test, rows, ts)
