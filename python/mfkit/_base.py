@@ -162,6 +162,7 @@ class Recommender:
                 if callback is not None:
                     callback(iteration, elapsed, step.value)
                 if step.stop:
+                    bar.stop_early()
                     break
         finally:
             bar.close()
