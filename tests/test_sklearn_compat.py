@@ -50,6 +50,8 @@ NMF_EXPECTED_FAILED_CHECKS = {
 }
 
 
+@pytest.mark.filterwarnings("ignore::mfkit.ConvergenceWarning")  # its data are not ours
+@pytest.mark.filterwarnings("ignore:user_items is in:UserWarning")  # COO, CSC: one copy
 def test_check_estimator_on_nmf():
     estimator_checks = pytest.importorskip("sklearn.utils.estimator_checks")
     if "expected_failed_checks" not in inspect.signature(
