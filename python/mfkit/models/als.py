@@ -131,7 +131,7 @@ class ALS(Recommender):
             the 0-based iteration, the seconds that iteration took (as ``implicit``) and the
             objective (``None`` unless ``calculate_training_loss``).
         show_progress : bool, default True
-            Show a progress bar (tqdm when installed).
+            Show a progress bar (unless off globally: ``mfkit.set_config``).
 
         Returns
         -------

@@ -190,7 +190,7 @@ class BPR(Recommender):
             drawn negative candidates rejected because the user has them, and ``"skipped"``,
             the number of samples left without a negative.
         show_progress : bool, default True
-            Show a progress bar (tqdm when installed) with the AUC estimate.
+            Show a progress bar (unless off globally: ``mfkit.set_config``) with the AUC estimate.
 
         Returns
         -------

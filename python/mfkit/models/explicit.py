@@ -195,7 +195,7 @@ class ExplicitMF(Recommender):
             ``callback(iteration, elapsed_seconds, loss)`` after every epoch / sweep (0-based
             iteration, the seconds it took, ``L`` after it).
         show_progress : bool, default True
-            Show a progress bar (tqdm when installed).
+            Show a progress bar (unless off globally: ``mfkit.set_config``).
 
         Returns
         -------
