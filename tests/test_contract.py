@@ -706,6 +706,43 @@ def test_sklearn_clone(trained, spec, data):
     assert_same_fitted_model(clone, trained)
 
 
+def test_repr_shows_only_non_default_arguments(spec):
+    required = {name: value for name, value in spec.params.items()
+                if inspect.signature(spec.cls.__init__).parameters[name].default
+                is inspect.Parameter.empty}
+    for given in (required, {**required, "random_state": 7, "dtype": np.float64}):
+        shown = ", ".join(f"{name}={value!r}" for name, value in sorted(given.items()))
+        assert repr(spec.cls(**given)) == f"{spec}({shown})"
+
+
+def test_public_methods_are_annotated(spec):
+    """Every parameter (but ``self``) and the return value of every public method."""
+    missing = []
+    for name, method in inspect.getmembers(spec.cls, inspect.isfunction):
+        if name.startswith("_"):
+            continue
+        signature = inspect.signature(method)
+        missing += [f"{name}({p.name})" for p in list(signature.parameters.values())[1:]
+                    if p.annotation is inspect.Parameter.empty]
+        if signature.return_annotation is inspect.Signature.empty:
+            missing.append(f"{name} -> ?")
+    assert not missing, f"{spec}: unannotated: {', '.join(missing)}"
+
+
+def test_sklearn_fitted_status_and_tags(trained, spec):
+    validation = pytest.importorskip("sklearn.utils.validation")
+    utils = pytest.importorskip("sklearn.utils")
+    if not hasattr(utils, "get_tags"):
+        pytest.skip("scikit-learn < 1.6 has no __sklearn_tags__ protocol")
+    with pytest.raises(validation.NotFittedError):
+        validation.check_is_fitted(spec.make())
+    validation.check_is_fitted(trained)
+    tags = utils.get_tags(spec.make())
+    assert tags.estimator_type is None and not tags.target_tags.required
+    assert tags.input_tags.sparse and tags.requires_fit
+    assert (tags.transformer_tags is not None) == hasattr(spec.cls, "transform")
+
+
 def test_refit_replaces_the_fitted_state(spec, data):
     model = spec.fit(data)
     model.fit(data[:10], show_progress=False)

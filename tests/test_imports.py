@@ -21,12 +21,12 @@ COMPILED = {"mfkit._core"}
 RUNS_ON_IMPORT = {"mfkit.__main__"}
 
 # Third-party modules a function may import itself, each for a reason:
-# - tqdm: an optional extra (``mfkit[progress]``); the progress bar falls back to plain text.
-# - pandas, sklearn: optional; never needed to import or run mfkit.
-# The standard library, the dependencies (numpy, scipy, threadpoolctl) and, above all, mfkit's own
-# modules are imported at the top of the module: a function-level import of an mfkit module only
-# hides a cycle.
-LAZY_IMPORTS_ALLOWED = ("tqdm", "pandas", "sklearn")
+# - pandas, sklearn: optional; never needed to import or run mfkit (sklearn only asks for
+#   ``__sklearn_tags__`` once it is imported itself).
+# The standard library, the dependencies (numpy, scipy, threadpoolctl, tqdm) and, above all,
+# mfkit's own modules are imported at the top of the module: a function-level import of an mfkit
+# module only hides a cycle.
+LAZY_IMPORTS_ALLOWED = ("pandas", "sklearn")
 
 
 NAMES = ["mfkit"] + [info.name for info in pkgutil.walk_packages(mfkit.__path__, "mfkit.")]

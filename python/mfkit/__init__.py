@@ -6,12 +6,13 @@
 from . import datasets, evaluation
 from ._config import show_config
 from ._persistence import load_model as load
+from ._settings import config_context, get_config, set_config
 from ._version import __version__
 from .exceptions import NotFittedError, NumericalError
 from .models import ALS, BPR, NMF, ExplicitMF
 from .models.nmf import ConvergenceWarning
 
 __all__ = ["ALS", "BPR", "ConvergenceWarning", "ExplicitMF", "NMF", "NotFittedError",
-           "NumericalError", "__version__", "datasets", "evaluation", "load",
-           "show_config"]
+           "NumericalError", "__version__", "config_context", "datasets", "evaluation",
+           "get_config", "load", "set_config", "show_config"]
 

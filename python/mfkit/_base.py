@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import inspect
 import time
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import _cpp, _ranking, _registry, reference
 from ._interactions import (
@@ -31,6 +32,7 @@ from ._params import validate_params
 from ._persistence import save_model
 from ._progress import progress_bar
 from ._threads import resolve_num_threads
+from ._typing import Callback, Data, Ids, PathLike, Ranked, Rows
 from ._validation import (
     check_bool,
     check_callback,
@@ -90,6 +92,12 @@ class Recommender:
         object.__setattr__(self, name, value)
 
     # ------------------------------------------------------------------ scikit-learn protocol
+    # Enough of scikit-learn's estimator protocol for clone, GridSearchCV, Pipeline and its HTML
+    # repr, without depending on scikit-learn (imported only when scikit-learn asks for tags).
+    # A recommender has no ``y`` and no ``score``: ``fit(X)`` learns from a whole users × items
+    # matrix, so GridSearchCV needs ``scoring=`` (a callable ``scorer(model, X, y=None)``, e.g.
+    # ``ndcg_at_k(model, X, test)`` over held-out interactions) and ``cv=[(rows, rows)]`` (the
+    # held-out data are interactions, not rows); README, "scikit-learn".
     @classmethod
     def _param_names(cls):
         return cls._constructor_args
@@ -98,7 +106,7 @@ class Recommender:
         """Constructor arguments, as scikit-learn expects (so ``sklearn.base.clone`` works)."""
         return {name: getattr(self, name) for name in self._param_names()}
 
-    def set_params(self, **params):
+    def set_params(self, **params: Any) -> Recommender:
         """Set constructor arguments; unknown names raise ``ValueError``. They are validated by
         the next ``fit`` (for a fitted model, by the next call that uses them)."""
         valid = set(self._param_names())
@@ -109,11 +117,25 @@ class Recommender:
         return self
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        """scikit-learn style: only the arguments that differ from their defaults (by repr)."""
+        defaults = inspect.signature(type(self).__init__).parameters
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items()
+                         if repr(v) != repr(defaults[k].default))
         return f"{type(self).__name__}({args})"
 
+    def __sklearn_is_fitted__(self) -> bool:
+        return all(getattr(self, name, None) is not None
+                   for name in ("user_factors", "item_factors"))
+
+    def __sklearn_tags__(self):
+        """scikit-learn's tags (1.6+): no target, sparse input; neither classifier nor
+        regressor. Models adjust them (NMF is a transformer of non-negative data)."""
+        from sklearn.utils import InputTags, Tags, TargetTags
+        return Tags(estimator_type=None, target_tags=TargetTags(required=False),
+                    input_tags=InputTags(sparse=True))
+
     def _check_fitted(self):
-        if any(getattr(self, name, None) is None for name in ("user_factors", "item_factors")):
+        if not self.__sklearn_is_fitted__():
             raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit first")
 
     # ------------------------------------------------------------------ parameters
@@ -136,7 +158,8 @@ class Recommender:
         return params
 
     # ------------------------------------------------------------------ the fit template
-    def fit(self, user_items, callback=None, show_progress=True):
+    def fit(self, user_items: Data, callback: Callback | None = None,
+            show_progress: bool = True) -> Recommender:
         """Fit the model to ``user_items`` (see the model's class docstring); returns ``self``."""
         self._fit(user_items, callback, show_progress)
         return self
@@ -168,6 +191,7 @@ class Recommender:
                 if callback is not None:
                     callback(iteration, elapsed, step.value)
                 if step.stop:
+                    bar.stop_early()
                     break
         finally:
             bar.close()
@@ -295,8 +319,9 @@ class Recommender:
                 raise ValueError(f"{allowed} contains duplicate ids")
         return filter_items, items
 
-    def recommend(self, userid, user_items=None, N=10, filter_already_liked_items=True,
-                  filter_items=None, recalculate_user=False, items=None):
+    def recommend(self, userid: Ids, user_items: Rows | None = None, N: int = 10,
+                  filter_already_liked_items: bool = True, filter_items: ArrayLike | None = None,
+                  recalculate_user: bool = False, items: ArrayLike | None = None) -> Ranked:
         """Top-``N`` items for one user or a batch of users, best first.
 
         Parameters
@@ -367,8 +392,9 @@ class Recommender:
         result = self._rank(queries, targets, N, exclude=filter_items, subset=items)
         return self._answer(*result, scalar)
 
-    def similar_items(self, itemid, N=10, filter_items=None, items=None, recalculate_item=False,
-                      item_users=None):
+    def similar_items(self, itemid: Ids, N: int = 10, filter_items: ArrayLike | None = None,
+                      items: ArrayLike | None = None, recalculate_item: bool = False,
+                      item_users: Rows | None = None) -> Ranked:
         """The ``N`` items most similar to ``itemid`` by cosine of the item factors.
 
         The item itself comes first with score ≈ 1 (unless filtered). ``itemid`` may be an array
@@ -379,8 +405,9 @@ class Recommender:
         return self._similar(itemid, getattr(self, "item_factors", None), N, filter_items,
                              items, recalculate_item, item_users, "item")
 
-    def similar_users(self, userid, N=10, filter_users=None, users=None, recalculate_user=False,
-                      user_items=None):
+    def similar_users(self, userid: Ids, N: int = 10, filter_users: ArrayLike | None = None,
+                      users: ArrayLike | None = None, recalculate_user: bool = False,
+                      user_items: Rows | None = None) -> Ranked:
         """The ``N`` users most similar to ``userid`` by cosine of the user factors.
 
         Mirrors :meth:`similar_items`: ``filter_users`` / ``users`` restrict the candidates and
@@ -507,7 +534,7 @@ class Recommender:
         return self._similar_raw("user", user, N, filter_users, users)
 
     # ------------------------------------------------------------------ partial fits
-    def partial_fit_users(self, userids, user_items):
+    def partial_fit_users(self, userids: ArrayLike, user_items: Rows) -> Recommender:
         """Re-solve only the given users' factors from ``user_items`` (one row per id).
 
         Ids beyond the current number of users grow ``user_factors``; users between the old
@@ -516,7 +543,7 @@ class Recommender:
         """
         return self._partial_fit("user", userids, user_items)
 
-    def partial_fit_items(self, itemids, item_users):
+    def partial_fit_items(self, itemids: ArrayLike, item_users: Rows) -> Recommender:
         """Re-solve only the given items' factors from ``item_users`` (one row per id, users as
         columns); grows ``item_factors`` for new ids like :meth:`partial_fit_users`."""
         return self._partial_fit("item", itemids, item_users)
@@ -550,6 +577,6 @@ class Recommender:
         return {"factors": fold_in(rows)}
 
     # ------------------------------------------------------------------ persistence
-    def save(self, path):
+    def save(self, path: PathLike) -> None:
         """Write the fitted model to ``path`` (an ``.npz`` file); read it with ``mfkit.load``."""
         save_model(self, path)

@@ -34,12 +34,17 @@ import stat
 import struct
 import zipfile
 import zlib
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from . import _registry
 from ._version import __version__
 from .exceptions import NotFittedError
+
+if TYPE_CHECKING:  # annotations only: _base imports this module
+    from ._base import Recommender
+    from ._typing import PathLike
 
 __all__ = ["save_model", "load_model", "FORMAT_VERSION"]
 
@@ -162,7 +167,7 @@ def _fitted_arrays_of(model, names) -> dict:
     return arrays
 
 
-def save_model(model, path) -> None:
+def save_model(model: Recommender, path: PathLike) -> None:
     """Write a fitted ``model`` to ``path`` (one ``.npz`` file; see the module docstring).
 
     The file is written to a temporary file in the same directory and then renamed over
@@ -248,7 +253,7 @@ def _fsync_directory(directory) -> None:
 
 
 # ----------------------------------------------------------------------------------------- load
-def load_model(path):
+def load_model(path: PathLike) -> Recommender:
     """Read a model written by :func:`save_model` (``model.save``) and return it.
 
     Nothing in the file is unpickled. Raises ``FileNotFoundError`` (and other ``OSError``

@@ -1,34 +1,25 @@
-"""Progress bars for long fits: tqdm when it is installed, otherwise a plain line on stderr."""
+"""Progress bars for long fits (tqdm), off when ``show_progress=False`` or switched off globally
+(``mfkit.set_config(progress=False)`` or ``MFKIT_PROGRESS=0``)."""
 from __future__ import annotations
 
-import sys
+from tqdm.auto import tqdm
+
+from ._settings import get_config
 
 
 class _Silent:
     def update(self, **postfix):
         pass
 
+    def stop_early(self):
+        pass
+
     def close(self):
         pass
 
 
-class _TextBar:
+class _Bar:
     def __init__(self, total: int, desc: str):
-        self.total, self.desc, self.done = total, desc, 0
-
-    def update(self, **postfix):
-        self.done += 1
-        extra = " ".join(f"{key}={value:.6g}" for key, value in postfix.items())
-        sys.stderr.write(f"\r{self.desc}: {self.done}/{self.total} {extra}".rstrip())
-        sys.stderr.flush()
-
-    def close(self):
-        sys.stderr.write("\n")
-        sys.stderr.flush()
-
-
-class _TqdmBar:
-    def __init__(self, tqdm, total: int, desc: str):
         self.bar = tqdm(total=total, desc=desc)
 
     def update(self, **postfix):
@@ -36,16 +27,18 @@ class _TqdmBar:
             self.bar.set_postfix(postfix, refresh=False)
         self.bar.update(1)
 
+    def stop_early(self):
+        """The fit stopped before ``total`` (e.g. NMF's ``tol``): end the bar full, at the
+        iterations done, rather than part way."""
+        self.bar.total = self.bar.n
+        self.bar.refresh()
+
     def close(self):
         self.bar.close()
 
 
 def progress_bar(total: int, desc: str, enabled: bool):
-    """An object with ``update(**postfix)`` (one step) and ``close()``."""
-    if not enabled:
+    """An object with ``update(**postfix)`` (one step), ``stop_early()`` and ``close()``."""
+    if not (enabled and get_config()["progress"]):
         return _Silent()
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
-        return _TextBar(total, desc)
-    return _TqdmBar(tqdm, total, desc)
+    return _Bar(total, desc)

@@ -11,6 +11,7 @@ from .._csr import csr_arrays, transposed
 from .._init_factors import normal_factors
 from .._params import BACKEND, THREADS, Boolean, DType, Integer, Options, RandomState, Real
 from .._threads import resolve_num_threads
+from .._typing import Callback, Data, Rows
 from .._validation import check_ids, check_int, check_user_items
 from ..exceptions import NumericalError
 from ..reference.als import confidence, row_regularization
@@ -112,7 +113,8 @@ class ALS(Recommender):
         """Small Gaussian factors, std 0.1/√k (Rendle et al., RecSys 2022)."""
         return normal_factors(rng, 0.1 / np.sqrt(factors), np.empty((rows, factors), dtype))
 
-    def fit(self, user_items, callback=None, show_progress=True):
+    def fit(self, user_items: Data, callback: Callback | None = None,
+            show_progress: bool = True) -> ALS:
         """Factorize ``user_items`` (users × items; CSR preferred, see below).
 
         Parameters
@@ -129,7 +131,7 @@ class ALS(Recommender):
             the 0-based iteration, the seconds that iteration took (as ``implicit``) and the
             objective (``None`` unless ``calculate_training_loss``).
         show_progress : bool, default True
-            Show a progress bar (tqdm when installed).
+            Show a progress bar (unless off globally: ``mfkit.set_config``).
 
         Returns
         -------
@@ -208,7 +210,8 @@ class ALS(Recommender):
     def _fold_in_items(self, item_users) -> np.ndarray:
         return self._fold_in(item_users, self.user_factors, "user")
 
-    def explain(self, userid, user_items, itemid, N=10, user_weights=None):
+    def explain(self, userid: int, user_items: Rows, itemid: int, N: int = 10,
+                user_weights: tuple | None = None) -> tuple[float, list[tuple[int, float]], tuple]:
         """Why ``itemid`` is recommended to a user: its score split over the user's past items.
 
         Hu, Koren & Volinsky (2008, §5): with ``W_u = (YᵀC_uY + λI)⁻¹`` the recalculated score
@@ -273,7 +276,7 @@ class ALS(Recommender):
         pairs = [(int(liked_items[liked][j]), float(contribution[j])) for j in order]
         return float(contribution.sum()), pairs, user_weights
 
-    def loss(self, user_items) -> float:
+    def loss(self, user_items: Data) -> float:
         """The objective of the fitted factors on ``user_items`` (same validation as ``fit``)."""
         self._check_fitted()
         params = self._settings()

@@ -10,6 +10,7 @@ from .._containers import CsrArrays
 from .._init_factors import normal_factors
 from .._params import BACKEND, THREADS, Boolean, DType, Integer, Options, RandomState, Real
 from .._threads import resolve_num_threads
+from .._typing import Callback, Data
 from .._validation import C_INT_MAX, check_user_items
 from ..exceptions import NumericalError
 
@@ -170,7 +171,8 @@ class BPR(Recommender):
                     verify_negative_samples=params["verify_negative_samples"],
                     num_threads=resolve_num_threads(params["num_threads"]))
 
-    def fit(self, user_items, callback=None, show_progress=True):
+    def fit(self, user_items: Data, callback: Callback | None = None,
+            show_progress: bool = True) -> BPR:
         """Train on ``user_items`` (users × items; stored values > 0 are the positives).
 
         Parameters
@@ -188,7 +190,7 @@ class BPR(Recommender):
             drawn negative candidates rejected because the user has them, and ``"skipped"``,
             the number of samples left without a negative.
         show_progress : bool, default True
-            Show a progress bar (tqdm when installed) with the AUC estimate.
+            Show a progress bar (unless off globally: ``mfkit.set_config``) with the AUC estimate.
 
         Returns
         -------

@@ -7,6 +7,7 @@ from types import SimpleNamespace
 from typing import NamedTuple
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .._base import Recommender, Step, get_backend
 from .._containers import CsrArrays, RatingBlocks
@@ -14,6 +15,7 @@ from .._csr import csr_arrays, transposed
 from .._init_factors import normal_factors
 from .._params import BACKEND, THREADS, Boolean, DType, Integer, Options, RandomState, Real
 from .._threads import resolve_num_threads
+from .._typing import Callback, Data, Ids, Ranked, Rows
 from .._validation import check_bool, check_ids, check_ratings
 from ..exceptions import NumericalError
 
@@ -175,7 +177,8 @@ class ExplicitMF(Recommender):
         self.backend = backend
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, ratings, callback=None, show_progress=True):
+    def fit(self, ratings: Data, callback: Callback | None = None,
+            show_progress: bool = True) -> ExplicitMF:
         """Fit on the observed ratings.
 
         Parameters
@@ -192,7 +195,7 @@ class ExplicitMF(Recommender):
             ``callback(iteration, elapsed_seconds, loss)`` after every epoch / sweep (0-based
             iteration, the seconds it took, ``L`` after it).
         show_progress : bool, default True
-            Show a progress bar (tqdm when installed).
+            Show a progress bar (unless off globally: ``mfkit.set_config``).
 
         Returns
         -------
@@ -323,7 +326,7 @@ class ExplicitMF(Recommender):
         out_bias[order] = bias
         return out_factors, out_bias
 
-    def loss(self, ratings) -> float:
+    def loss(self, ratings: Data) -> float:
         """``L`` (class docstring) of the fitted model on ``ratings`` (validated as in ``fit``,
         of the model's shape)."""
         self._check_fitted()
@@ -347,7 +350,8 @@ class ExplicitMF(Recommender):
         return self._cached(f"{kind}_known", factors,
                             lambda f: np.any(f != 0, axis=1) | (bias != 0))
 
-    def predict(self, user_ids, item_ids, clip=True, return_known=False):
+    def predict(self, user_ids: Ids, item_ids: Ids, clip: bool = True,
+                return_known: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         """Predicted ratings ``r̂_ui`` for pairs ``(user_ids[n], item_ids[n])``, vectorized.
 
         Parameters
@@ -475,8 +479,9 @@ class ExplicitMF(Recommender):
         return self._cached("ranking_items", self.item_factors,
                             lambda f: np.hstack([f, self.item_bias[:, None].astype(f.dtype)]))
 
-    def recommend(self, userid, user_items=None, N=10, filter_already_liked_items=True,
-                  filter_items=None, recalculate_user=False, items=None):
+    def recommend(self, userid: Ids, user_items: Rows | None = None, N: int = 10,
+                  filter_already_liked_items: bool = True, filter_items: ArrayLike | None = None,
+                  recalculate_user: bool = False, items: ArrayLike | None = None) -> Ranked:
         """Top-``N`` items by predicted rating; see :meth:`mfkit._base.Recommender.recommend`.
 
         The scores are the predicted ratings ``r̂_ui`` (not clipped). ``user_items`` rows are

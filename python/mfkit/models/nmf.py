@@ -5,12 +5,14 @@ from types import SimpleNamespace
 
 import numpy as np
 import scipy.sparse as sp
+from numpy.typing import ArrayLike
 
 from .._base import Recommender, Step, get_backend
 from .._csr import csr_arrays, transposed
 from .._interactions import unwrap_interactions
 from .._params import BACKEND, THREADS, DType, Integer, Options, RandomState, Real, RealOr
 from .._threads import resolve_num_threads
+from .._typing import Callback, Data
 from .._validation import check_user_items
 from .._warnings import warn_caller
 from ..exceptions import NotFittedError
@@ -112,7 +114,8 @@ class NMF(Recommender):
     item_factors : ndarray (n_features, n_components)
         ``Hᵀ``.
     components_ : ndarray (n_components, n_features)
-        ``H`` (C-contiguous; computed from ``item_factors``).
+        ``H`` (C-contiguous; computed from ``item_factors``). Assignable (validated; sets
+        ``item_factors``), e.g. to transform with another model's ``H``.
     n_iter_ : int
         Iterations done by the last fit.
     reconstruction_err_ : float
@@ -171,12 +174,14 @@ class NMF(Recommender):
         """Canonical CSR in ``dtype`` (see ``check_user_items``), with no negative entries."""
         matrix = check_user_items(X, dtype, name=name)
         if matrix.nnz and matrix.data.min() < 0:
-            raise ValueError(f"{name} contains negative values ({matrix.data.min():g}); "
-                             "NMF needs non-negative data")
+            raise ValueError(f"Negative values in data passed to NMF: {name} contains negative "
+                             f"values ({matrix.data.min():g}); NMF needs non-negative data")
         return matrix
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, user_items, callback=None, show_progress=True, *, W=None, H=None):
+    def fit(self, user_items: Data, y: object = None, *, callback: Callback | None = None,
+            show_progress: bool = False, W: ArrayLike | None = None,
+            H: ArrayLike | None = None) -> NMF:
         """Factorize ``user_items`` (n_samples × n_features, non-negative).
 
         Parameters
@@ -185,13 +190,15 @@ class NMF(Recommender):
             The data ``X`` (users × items). CSR is used as is; other sparse formats and dense
             arrays are converted once; duplicates are summed and stored zeros dropped on a copy
             (the argument is never modified). Negative values raise ``ValueError``.
+        y : ignored
+            scikit-learn API (``fit(X, y)`` in a Pipeline or in ``check_estimator``).
         callback : callable, optional
             Called as ``callback(iteration, elapsed_seconds, measure)`` after every iteration
             (0-based), with the seconds that iteration took and the quantity the stopping rule
             tested at it: ``"cd"``: violation / first violation; ``"mu"``: the error √(2D) at
             every 10th iteration (when ``tol > 0``), otherwise ``None``.
-        show_progress : bool, default True
-            Show a progress bar (tqdm when installed).
+        show_progress : bool, default False
+            Show a progress bar (like scikit-learn's ``verbose``, off by default).
         W, H : array, optional
             The initial factors for ``init="custom"``: W (n_samples × k), H (k × n_features).
 
@@ -202,7 +209,9 @@ class NMF(Recommender):
         self._fit(user_items, callback, show_progress, W=W, H=H)
         return self
 
-    def fit_transform(self, X, y=None, W=None, H=None, *, callback=None, show_progress=True):
+    def fit_transform(self, X: Data, y: object = None, W: ArrayLike | None = None,
+                      H: ArrayLike | None = None, *, callback: Callback | None = None,
+                      show_progress: bool = False) -> np.ndarray:
         """:meth:`fit`, returning ``W`` (a copy of ``user_factors``). ``y`` is ignored
         (scikit-learn API)."""
         self._fit(X, callback, show_progress, W=W, H=H)
@@ -326,6 +335,40 @@ class NMF(Recommender):
         factors = self._fitted_value("item_factors")
         return self._cached("components", factors, lambda f: np.ascontiguousarray(f.T))
 
+    @components_.setter
+    def components_(self, H: ArrayLike) -> None:
+        """Assign ``H`` (e.g. another fitted model's, as in scikit-learn), stored as
+        ``item_factors = Hᵀ`` in the model's dtype. A fitted model keeps its shape; an unfitted
+        one takes ``n_components`` rows and any number of features, and then knows no training
+        rows (``user_factors`` is empty): :meth:`transform` and fold-in work, ``save`` does not."""
+        H = np.asarray(H)
+        if H.dtype.kind not in "iuf" or H.ndim != 2:
+            raise ValueError(f"components_ must be a 2-D array of real numbers, got "
+                             f"{H.ndim}-D {H.dtype}")
+        fitted = self.__sklearn_is_fitted__()
+        if fitted:
+            dtype, expected = self.item_factors.dtype, self.components_.shape
+        else:
+            params = self._settings()
+            dtype, expected = params["dtype"], (params["n_components"], H.shape[1])
+        if H.shape != expected:
+            raise ValueError(f"components_ must have shape {expected} (n_components, "
+                             f"n_features), got {H.shape}")
+        if not (np.isfinite(H).all() and (H >= 0).all()):
+            raise ValueError("components_ must be finite and non-negative")
+        self.item_factors = np.ascontiguousarray(H.T, dtype=dtype)
+        if not fitted:
+            self.user_factors = np.zeros((0, H.shape[0]), dtype)
+            self.user_ids = self.item_ids = None
+
+    def __sklearn_tags__(self):
+        """A transformer of non-negative data (its output dtype is ``dtype``, whatever X's)."""
+        from sklearn.utils import TransformerTags
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags = TransformerTags(preserves_dtype=[])
+        tags.input_tags.positive_only = True
+        return tags
+
     @property
     def n_components_(self) -> int:
         return int(self._fitted_value("item_factors").shape[1])
@@ -363,7 +406,7 @@ class NMF(Recommender):
                         ConvergenceWarning)
         return solved
 
-    def transform(self, X) -> np.ndarray:
+    def transform(self, X: Data) -> np.ndarray:
         """``W`` for the rows of ``X`` (n × n_features) with ``H`` fixed, as scikit-learn's
         ``transform``: the same penalties (scaled by n_features) and the same solver and stopping
         rule as the fit, run entirely in C++ with ``HHᵀ`` cached between calls."""
@@ -375,7 +418,7 @@ class NMF(Recommender):
                              f"{len(self.item_factors)} features")
         return self._solve_rows(matrix, self.item_factors, "alpha_W", "item_gram")
 
-    def inverse_transform(self, W) -> np.ndarray:
+    def inverse_transform(self, W: ArrayLike) -> np.ndarray:
         """``W @ H``: the data that rows ``W`` (n × n_components) reconstruct (dense)."""
         self._check_fitted()
         if not sp.issparse(W):
@@ -398,7 +441,7 @@ class NMF(Recommender):
         return self._solve_rows(matrix, self.user_factors, "alpha_H", "user_gram")
 
     # ------------------------------------------------------------------ objective
-    def loss(self, user_items, user_factors=None) -> float:
+    def loss(self, user_items: Data, user_factors: ArrayLike | None = None) -> float:
         """The full objective (data term plus penalties) of ``W = user_factors`` (default: the
         fitted one) and the fitted ``H`` on ``user_items``, with the penalties scaled by its
         shape as in :meth:`fit`. With new rows and their :meth:`transform`, this is what the

@@ -1,0 +1,25 @@
+"""Type aliases used in the annotations of the public API."""
+from __future__ import annotations
+
+import os
+from typing import Any, Callable, Union
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+
+from ._interactions import Interactions
+
+# Interaction rows given to a serving call: a sparse matrix or array (CSR preferred) or a dense
+# 2-D array. (``sp.sparray`` is a string: older scipy has no such class.)
+Rows = Union[sp.spmatrix, "sp.sparray", npt.ArrayLike]
+# Training data: rows as above, or an Interactions (raw ids kept).
+Data = Union[Rows, Interactions]
+# One id (1-D results) or an array of ids (2-D results).
+Ids = Union[int, npt.ArrayLike]
+# ``callback(iteration, elapsed_seconds, value)`` after every fit iteration.
+Callback = Callable[[int, float, Any], Any]
+# ``(ids, scores)`` of a ranking call.
+Ranked = tuple[np.ndarray, np.ndarray]
+# A file name.
+PathLike = Union[str, os.PathLike]
