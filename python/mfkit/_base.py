@@ -32,7 +32,7 @@ from ._params import validate_params
 from ._persistence import save_model
 from ._progress import progress_bar
 from ._threads import resolve_num_threads
-from ._typing import Callback, Data, Ids, PathLike, Ranked, Rows
+from ._typing import Callback, Data, History, Ids, PathLike, Ranked, RawId, Rows
 from ._validation import (
     check_bool,
     check_callback,
@@ -454,8 +454,10 @@ class Recommender:
             allowed = rows
         return excluded, allowed
 
-    def recommend_raw(self, user, history=None, N=10, filter_already_liked_items=True,
-                      filter_items=None, items=None, recalculate_user=False):
+    def recommend_raw(self, user: RawId, history: History | None = None, N: int = 10,
+                      filter_already_liked_items: bool = True,
+                      filter_items: ArrayLike | None = None, items: ArrayLike | None = None,
+                      recalculate_user: bool = False) -> Ranked:
         """Top-``N`` items for one user by raw ids, for a model fitted on an ``Interactions``.
 
         The raw-id twin of :meth:`recommend` (same ranking and scores): ``user``, ``history``,
@@ -522,13 +524,15 @@ class Recommender:
         found, scores = similar(row, N=N, **{f"filter_{kind}s": excluded, f"{kind}s": allowed})
         return ids[found], scores
 
-    def similar_items_raw(self, item, N=10, filter_items=None, items=None):
+    def similar_items_raw(self, item: RawId, N: int = 10, filter_items: ArrayLike | None = None,
+                          items: ArrayLike | None = None) -> Ranked:
         """The ``N`` items most similar to the raw item id ``item``, as raw ids: the raw-id twin
         of :meth:`similar_items` (same scores). Unknown ``item`` or ``items`` ids are a
         ``KeyError``; unknown ``filter_items`` ids are ignored (see :meth:`recommend_raw`)."""
         return self._similar_raw("item", item, N, filter_items, items)
 
-    def similar_users_raw(self, user, N=10, filter_users=None, users=None):
+    def similar_users_raw(self, user: RawId, N: int = 10, filter_users: ArrayLike | None = None,
+                          users: ArrayLike | None = None) -> Ranked:
         """The ``N`` users most similar to the raw user id ``user``, as raw ids: the raw-id twin
         of :meth:`similar_users` (see :meth:`similar_items_raw`)."""
         return self._similar_raw("user", user, N, filter_users, users)

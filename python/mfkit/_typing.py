@@ -17,6 +17,10 @@ Rows = Union[sp.spmatrix, "sp.sparray", npt.ArrayLike]
 Data = Union[Rows, Interactions]
 # One id (1-D results) or an array of ids (2-D results).
 Ids = Union[int, npt.ArrayLike]
+# A raw user or item id, as in the data the model was fitted on.
+RawId = Union[int, str, np.integer]
+# A user's history for the raw-id path: raw item ids, {raw item id: value} or an Interactions.
+History = Union[npt.ArrayLike, dict, Interactions]
 # ``callback(iteration, elapsed_seconds, value)`` after every fit iteration.
 Callback = Callable[[int, float, Any], Any]
 # ``(ids, scores)`` of a ranking call.
