@@ -166,8 +166,10 @@ def check_user_items(user_items, dtype: np.dtype, name: str = "user_items") -> s
         matrix.eliminate_zeros()
         owned = True
     if matrix.dtype != dtype:  # new data only: scipy's astype would copy the index arrays too
-        matrix = sp.csr_matrix((matrix.data.astype(dtype), matrix.indices, matrix.indptr),
-                               shape=matrix.shape, copy=False)
+        with np.errstate(over="ignore"):  # values beyond float32 become inf: see check_magnitude
+            data = matrix.data.astype(dtype)
+        matrix = sp.csr_matrix((data, matrix.indices, matrix.indptr), shape=matrix.shape,
+                               copy=False)
     return sp.csr_matrix(matrix) if not isinstance(matrix, sp.csr_matrix) else matrix
 
 
