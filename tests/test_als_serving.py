@@ -2,6 +2,8 @@
 as the paper's closed form and across backends, and explain."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -71,6 +73,29 @@ def test_explain_contributions_sum_to_recalculated_score(model, data):
         assert again[0] == pytest.approx(score, rel=1e-12) and again[1] == pairs[:2]
 
 
+def test_explain_weights_are_tied_to_the_user_and_history(data):
+    model = mfkit.ALS(factors=8, iterations=4, random_state=0, dtype=np.float64,
+                      num_threads=1).fit(data, show_progress=False)
+    score, _, weights = model.explain(4, data[4], 10)
+    with pytest.raises(ValueError, match="user_weights .*user 4, not user 5"):
+        model.explain(5, data[5], 10, user_weights=weights)  # was: user 4's answer, silently
+    assert weights.userid == 4
+    with pytest.raises(ValueError, match="user_weights .*another history"):
+        model.explain(4, data[5], 10, user_weights=weights)
+    changed = data[4].copy()
+    changed.data[0] *= 2  # same items, another value
+    with pytest.raises(ValueError, match="user_weights .*another history"):
+        model.explain(4, changed, 10, user_weights=weights)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        weights.userid = 5
+    with pytest.raises(ValueError, match="read-only"):
+        weights.cho_factor[0][0, 0] = 1.0
+    assert model.explain(4, data[4], 10, user_weights=weights)[0] == score
+    model.fit(data, show_progress=False)  # new item factors
+    with pytest.raises(ValueError, match="user_weights .*fitted again"):
+        model.explain(4, data[4], 10, user_weights=weights)
+
+
 def test_explain_bad_arguments(model, data):
     with pytest.raises(ValueError, match="itemid"):
         model.explain(0, data[0], data.shape[1])  # one past the last item
@@ -78,3 +103,5 @@ def test_explain_bad_arguments(model, data):
         model.explain(0, data[:2], 1)
     with pytest.raises(ValueError, match="user_weights"):
         model.explain(0, data[0], 1, user_weights=(np.eye(2), False))
+    with pytest.raises(ValueError, match="userid"):
+        model.explain([0, 1], data[0], 1)

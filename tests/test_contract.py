@@ -552,24 +552,39 @@ def test_partial_fit_users_grows_and_leaves_others(trained, data):
     model = copy(trained)
     before = per_row_arrays(model, "user")
     items_before = per_row_arrays(model, "item")
-    rows = data[[2, 3]]
-    assert model.partial_fit_users(np.array([5, N_USERS + 2]), rows) is model
+    rows = data[[2, 3, 4]]
+    new_ids = np.array([N_USERS + 1, 5, N_USERS])  # new ids in any order, without a gap
+    assert model.partial_fit_users(new_ids, rows) is model
     untouched = [u for u in range(N_USERS) if u != 5]
     for name, old in before.items():
         new = getattr(model, name)
-        assert len(new) == N_USERS + 3 and new.dtype == old.dtype
+        assert len(new) == N_USERS + 2 and new.dtype == old.dtype
         np.testing.assert_array_equal(new[untouched], old[untouched])
-        assert not new[N_USERS:N_USERS + 2].any()  # the gap ids: no history, zeros
     solved = model._fold_in_users(rows_of(model, rows))
-    np.testing.assert_array_equal(model.user_factors[[5, N_USERS + 2]], solved)
+    np.testing.assert_array_equal(model.user_factors[new_ids], solved)
     for name, old in items_before.items():
         assert getattr(model, name) is old
-    ids, _ = model.recommend(N_USERS + 2, data[3], N=3)  # the grown user is servable
-    assert len(ids) == 3 and not set(ids) & set(data[3].indices)
+    ids, _ = model.recommend(N_USERS + 1, data[2], N=3)  # the grown user is servable
+    assert len(ids) == 3 and not set(ids) & set(data[2].indices)
     with pytest.raises(ValueError, match="userids"):
         model.partial_fit_users([0, 0], data[[1, 2]])
     with pytest.raises(ValueError, match="user_items"):
         model.partial_fit_users([0], data[[1, 2]])
+
+
+@pytest.mark.parametrize("kind", ["user", "item"])
+@pytest.mark.parametrize("new_ids", [[1], [0, 2], [10**9]], ids=["gap", "gap-of-two", "huge"])
+def test_partial_fit_rejects_new_ids_with_a_gap(trained, spec, data, kind, new_ids):
+    if kind == "item" and not spec.folds_in_items:
+        return
+    model = copy(trained)
+    size = len(getattr(model, f"{kind}_factors"))
+    ids = [size + offset for offset in new_ids]
+    matrix = data if kind == "user" else data.T.tocsr()
+    before = getattr(model, f"{kind}_factors")
+    with pytest.raises(ValueError, match=f"{kind}ids.* has {size} {kind}s.* must be {size}"):
+        getattr(model, f"partial_fit_{kind}s")(ids, matrix[list(range(len(ids)))])
+    assert getattr(model, f"{kind}_factors") is before
 
 
 def test_partial_fit_items(trained, spec, data):
@@ -581,20 +596,69 @@ def test_partial_fit_items(trained, spec, data):
         return
     before = per_row_arrays(model, "item")
     users_before = per_row_arrays(model, "user")
-    model.partial_fit_items([0, N_ITEMS + 1], item_users[[1, 2]])
+    model.partial_fit_items([0, N_ITEMS], item_users[[1, 2]])
     for name, old in before.items():
         new = getattr(model, name)
-        assert len(new) == N_ITEMS + 2
+        assert len(new) == N_ITEMS + 1
         np.testing.assert_array_equal(new[1:N_ITEMS], old[1:])
-        assert not new[N_ITEMS].any()
     solved = model._fold_in_items(rows_of(model, item_users[[1, 2]]))
-    np.testing.assert_array_equal(model.item_factors[[0, N_ITEMS + 1]], solved)
+    np.testing.assert_array_equal(model.item_factors[[0, N_ITEMS]], solved)
     for name, old in users_before.items():
         assert getattr(model, name) is old
-    ids, _ = model.recommend(0, None, N=N_ITEMS + 2, filter_already_liked_items=False)
-    assert sorted(ids) == list(range(N_ITEMS + 2))
+    ids, _ = model.recommend(0, None, N=N_ITEMS + 1, filter_already_liked_items=False)
+    assert sorted(ids) == list(range(N_ITEMS + 1))
     with pytest.raises(ValueError, match="itemids"):
         model.partial_fit_items([0, 0], item_users[[1, 2]])
+
+
+# ------------------------------------------------------------------------- non-finite results
+def factors_of(state):
+    """The user factors of a fit state (``W`` for NMF)."""
+    return state.user_factors if hasattr(state, "user_factors") else state.W
+
+
+@pytest.mark.parametrize("bad_value", [np.nan, np.inf])
+def test_non_finite_factors_stop_the_fit_naming_the_iteration(spec, data, bad_value):
+    """Whatever makes an iteration produce a non-finite factor, the fit raises after that
+    iteration and leaves the model unfitted (simulated by spoiling one entry)."""
+    model = spec.make()
+    iterate = model._iterate
+
+    def spoiled(state, iteration):
+        iterate(state, iteration)
+        if iteration == 1:
+            factors_of(state)[3, 0] = bad_value
+
+    model._iterate = spoiled
+    with pytest.raises(mfkit.NumericalError, match="not finite after iteration 1;"):
+        model.fit(data, show_progress=False)
+    assert getattr(model, "user_factors", None) is None
+
+
+def spoil(solve):
+    """``solve`` (a fold-in hook) returning a NaN in its first solved row."""
+    def spoiled(*args):
+        solved = solve(*args)
+        first = solved["factors"] if isinstance(solved, dict) else solved
+        first[0, 0] = np.nan
+        return solved
+    return spoiled
+
+
+def test_non_finite_fold_in_raises(trained, spec, data):
+    model = copy(trained)
+    model._fold_in_users = spoil(model._fold_in_users)
+    with pytest.raises(mfkit.NumericalError, match="user factors are not finite"):
+        model.recommend(0, data[0], recalculate_user=True)
+    with pytest.raises(mfkit.NumericalError, match="user factors are not finite"):
+        model.recommend([0, 1], data[[0, 1]], recalculate_user=True)
+    with pytest.raises(mfkit.NumericalError, match="user factors are not finite"):
+        model.similar_users(0, recalculate_user=True, user_items=data[[0]])
+    model._partial_solve = spoil(model._partial_solve)
+    before = model.user_factors
+    with pytest.raises(mfkit.NumericalError, match="user_factors are not finite .*userids"):
+        model.partial_fit_users([0, N_USERS], data[[0, 1]])
+    assert model.user_factors is before
 
 
 # -------------------------------------------------------------------------------- persistence

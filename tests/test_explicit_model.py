@@ -241,13 +241,12 @@ def test_partial_fit_users_grows_factors_and_biases():
     matrix = ratings(10)
     model = fit(matrix)
     n_users = matrix.shape[0]
-    model.partial_fit_users([n_users + 1], matrix[[0]])
+    model.partial_fit_users([n_users + 1, n_users], matrix[[0, 1]])  # new ids, any order
     assert model.user_factors.shape == (n_users + 2, 4)
     assert model.user_bias.shape == (n_users + 2,)
-    assert model.user_bias[n_users] == 0 and np.all(model.user_factors[n_users] == 0)
-    solved, bias = model._fold_in(matrix[[0]], "user")
-    np.testing.assert_allclose(model.user_factors[n_users + 1], solved[0])
-    assert model.user_bias[n_users + 1] == bias[0]
+    solved, bias = model._fold_in(matrix[[0, 1]], "user")
+    np.testing.assert_allclose(model.user_factors[[n_users + 1, n_users]], solved)
+    np.testing.assert_array_equal(model.user_bias[[n_users + 1, n_users]], bias)
     assert model.predict(n_users + 1, 3, return_known=True)[1]
 
 

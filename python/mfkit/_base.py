@@ -34,6 +34,7 @@ from ._progress import progress_bar
 from ._threads import resolve_num_threads
 from ._typing import Callback, Data, History, Ids, PathLike, Ranked, RawId, Rows
 from ._validation import (
+    all_finite,
     check_bool,
     check_callback,
     check_ids,
@@ -41,7 +42,7 @@ from ._validation import (
     check_random_state,
     check_user_items,
 )
-from .exceptions import NotFittedError
+from .exceptions import NotFittedError, NumericalError
 
 
 def get_backend(name: str):
@@ -185,6 +186,8 @@ class Recommender:
                 start = time.perf_counter()
                 self._iterate(state, iteration)
                 elapsed = time.perf_counter() - start
+                arrays, largest = self._finite_state(state)
+                self._check_finite(arrays, f"after iteration {iteration}", params, largest)
                 step = self._after_iteration(state, iteration)
                 done = iteration + 1
                 bar.update(**(step.postfix or {}))
@@ -217,6 +220,28 @@ class Recommender:
         """Hook: measure the iteration (not timed): loss, stopping rule, divergence checks."""
         return Step()
 
+    def _finite_state(self, state) -> tuple[dict, float]:
+        """Hook: ``({name: array}, largest)``: the arrays of the fit state that must stay finite
+        (checked after every iteration, one pass each) and the largest magnitude of the data,
+        for :meth:`_remedy`."""
+        raise NotImplementedError
+
+    def _remedy(self, params: dict, largest: float) -> str:
+        """Hook: what to change when factors stop being finite, given the largest magnitude of
+        the data they were solved from (a clause naming the arguments)."""
+        return f"raise regularization (now {params['regularization']})"
+
+    def _check_finite(self, arrays: dict, where: str, params: dict, largest: float) -> None:
+        """``NumericalError`` naming the non-finite ``arrays``, ``where`` and the remedy."""
+        bad = [name for name, array in arrays.items() if not all_finite(array)]
+        if bad:
+            raise self._not_finite(f"{' and '.join(bad)} are", where, params, largest)
+
+    def _not_finite(self, what: str, where: str, params: dict, largest: float):
+        """The one message of every non-finite result: what, where, and the model's remedy."""
+        return NumericalError(f"{type(self).__name__}: {what} not finite {where}; "
+                              f"{self._remedy(params, largest)}")
+
     def _finish(self, state, iterations: int) -> dict:
         """Hook: ``{fitted attribute: value}`` once ``iterations`` iterations ran."""
         raise NotImplementedError
@@ -227,6 +252,20 @@ class Recommender:
 
     def _fold_in_items(self, item_users) -> np.ndarray:
         raise NotImplementedError(f"{type(self).__name__} cannot recalculate items")
+
+    def _folded_in(self, kind: str, rows) -> np.ndarray:
+        """:meth:`_fold_in_users` / :meth:`_fold_in_items` of validated ``rows``, checked finite."""
+        fold_in = self._fold_in_users if kind == "user" else self._fold_in_items
+        solved = fold_in(rows)
+        self._check_solved({f"the {kind} factors": solved}, rows, f"{kind}s")
+        return solved
+
+    def _check_solved(self, arrays: dict, rows, what: str) -> None:
+        """``NumericalError`` if a fold-in gave non-finite ``arrays`` for the interaction
+        ``rows`` (a validated CSR matrix) of the ``what`` being solved."""
+        largest = float(np.abs(rows.data).max(initial=0.0))
+        self._check_finite(arrays, f"for the {what} solved from the given interactions",
+                           self._settings(), largest)
 
     def _ranking_users(self, user_factors: np.ndarray) -> np.ndarray:
         """Query vectors that rank items by ``query · target`` (recommend, evaluation).
@@ -365,7 +404,7 @@ class Recommender:
             raise ValueError(
                 "user_items is required to filter already liked items or to recalculate users: "
                 "pass user_items[userid], or filter_already_liked_items=False")
-        queries = self._fold_in_users(rows) if recalculate_user else self.user_factors[users]
+        queries = self._folded_in("user", rows) if recalculate_user else self.user_factors[users]
         ids, scores = self._rank(self._ranking_users(queries), self._ranking_items(), N,
                                  exclude_rows=rows if filter_liked else None,
                                  exclude=filter_items, subset=items)
@@ -384,8 +423,7 @@ class Recommender:
             other = len(self.user_factors if kind == "item" else self.item_factors)
             name = "item_users" if kind == "item" else "user_items"
             matrix = self._interaction_rows(rows, len(ids), other, name, f"{kind}id")
-            fold_in = self._fold_in_items if kind == "item" else self._fold_in_users
-            queries = _normalized(fold_in(matrix))
+            queries = _normalized(self._folded_in(kind, matrix))
         else:
             queries = self._cached(f"{kind}_unit", factors, _normalized)[ids]
         targets = self._cached(f"{kind}_unit", factors, _normalized)
@@ -541,15 +579,16 @@ class Recommender:
     def partial_fit_users(self, userids: ArrayLike, user_items: Rows) -> Recommender:
         """Re-solve only the given users' factors from ``user_items`` (one row per id).
 
-        Ids beyond the current number of users grow ``user_factors``; users between the old
-        size and a new id that are not in ``userids`` get zero factors. Other rows are untouched.
-        Returns ``self``.
+        Ids at or beyond the current number of users ``n`` add users: the ``m`` new ids must be
+        exactly ``n, n+1, ..., n+m-1`` (in any order), otherwise ``ValueError`` (no gaps, so a
+        stray large id cannot allocate a huge array). Other rows are untouched. Returns ``self``.
         """
         return self._partial_fit("user", userids, user_items)
 
     def partial_fit_items(self, itemids: ArrayLike, item_users: Rows) -> Recommender:
         """Re-solve only the given items' factors from ``item_users`` (one row per id, users as
-        columns); grows ``item_factors`` for new ids like :meth:`partial_fit_users`."""
+        columns); new ids ``n, ..., n+m-1`` (``n`` items so far, no gaps) grow ``item_factors``
+        as in :meth:`partial_fit_users`."""
         return self._partial_fit("item", itemids, item_users)
 
     def _partial_fit(self, kind: str, ids, rows):
@@ -558,13 +597,24 @@ class Recommender:
         ids, _ = check_ids(ids, f"{kind}ids")
         if len(np.unique(ids)) != len(ids):
             raise ValueError(f"{kind}ids contains duplicate ids")
+        old_size = len(getattr(self, f"{kind}_factors"))
+        new_ids = np.sort(ids[ids >= old_size])
+        size = old_size + len(new_ids)
+        if len(new_ids) and new_ids[-1] >= size:  # unique and sorted: a gap iff the last is past
+            expected = f"{old_size}" if size == old_size + 1 else \
+                f"{old_size}..{size - 1} (in any order)"
+            raise ValueError(
+                f"{kind}ids: new ids must continue the existing ones without a gap: the model "
+                f"has {old_size} {kind}s (ids 0..{old_size - 1}), so {len(new_ids)} new "
+                f"id(s) must be {expected}, got up to {new_ids[-1]}")
         rows = self._interaction_rows(rows, len(ids), len(getattr(self, f"{other}_factors")),
                                       f"{kind}_{other}s", f"{kind}id")
-        old_size = len(getattr(self, f"{kind}_factors"))
-        size = max(old_size, int(ids.max(initial=-1)) + 1)
         # New arrays, so that caches keyed on them see the change; the factors last, as caches
         # of derived arrays (e.g. factors with biases) are keyed on the factors.
-        for name, solved in reversed(self._partial_solve(kind, rows).items()):
+        solved_arrays = self._partial_solve(kind, rows)
+        self._check_solved({f"{kind}_{name}": value for name, value in solved_arrays.items()},
+                           rows, f"{kind}ids")
+        for name, solved in reversed(solved_arrays.items()):
             current = getattr(self, f"{kind}_{name}")
             grown = np.zeros((size, *current.shape[1:]), dtype=current.dtype)
             grown[:old_size] = current

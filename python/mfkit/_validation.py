@@ -174,8 +174,10 @@ def check_user_items(user_items, dtype: np.dtype, name: str = "user_items") -> s
         matrix.eliminate_zeros()
         owned = True
     if matrix.dtype != dtype:  # new data only: scipy's astype would copy the index arrays too
-        matrix = sp.csr_matrix((matrix.data.astype(dtype), matrix.indices, matrix.indptr),
-                               shape=matrix.shape, copy=False)
+        with np.errstate(over="ignore"):  # values beyond float32 become inf: see check_magnitude
+            data = matrix.data.astype(dtype)
+        matrix = sp.csr_matrix((data, matrix.indices, matrix.indptr), shape=matrix.shape,
+                               copy=False)
     return sp.csr_matrix(matrix) if not isinstance(matrix, sp.csr_matrix) else matrix
 
 
@@ -262,3 +264,21 @@ def _check_coo_duplicates(matrix, name: str) -> None:
     if len(np.unique(key)) != len(key):
         raise ValueError(f"{name} stores {len(key) - len(np.unique(key))} duplicate entries; a "
                          "rating matrix must hold at most one rating per cell")
+
+
+# ---------------------------------------------------------------------- numeric limits
+def all_finite(array: np.ndarray) -> bool:
+    """Whether every entry is finite, without a temporary array: NaN propagates through ``min``
+    and ``max``, and an infinity is the one or the other."""
+    return array.size == 0 or bool(np.isfinite(array.min()) and np.isfinite(array.max()))
+
+
+def check_magnitude(values: np.ndarray, limit: float, name: str, why: str,
+                    remedy: str) -> float:
+    """The largest ``|value|`` of ``values``; ``ValueError`` naming ``name``, that magnitude,
+    the ``limit``, ``why`` it is the limit and the ``remedy`` when it is larger (or infinite)."""
+    largest = float(np.abs(values).max(initial=0.0))
+    if not largest <= limit:
+        raise ValueError(f"{name} holds a value of magnitude {largest:.3g}, above {limit:.3g}: "
+                         f"{why}; {remedy}")
+    return largest

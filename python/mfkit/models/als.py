@@ -1,6 +1,9 @@
 """Implicit-feedback alternating least squares (Hu, Koren & Volinsky, ICDM 2008)."""
 from __future__ import annotations
 
+import hashlib
+import weakref
+from dataclasses import dataclass
 from types import SimpleNamespace
 
 import numpy as np
@@ -12,9 +15,37 @@ from .._init_factors import normal_factors
 from .._params import BACKEND, THREADS, Boolean, DType, Integer, Options, RandomState, Real
 from .._threads import resolve_num_threads
 from .._typing import Callback, Data, Rows
-from .._validation import check_ids, check_int, check_user_items
+from .._validation import check_ids, check_int, check_magnitude, check_user_items
 from ..exceptions import NumericalError
 from ..reference.als import confidence, row_regularization
+
+
+def confidence_limit(dtype, solver: str) -> float:
+    """The largest confidence ``1 + alpha·|r|`` a fit accepts (see the class notes).
+
+    CG forms ``c·(yᵀp)·y`` with a direction ``p`` of order ``c·y``: beyond ``√max`` of the
+    dtype that product overflows even for unit factors. Cholesky (and the Woodbury form) only
+    needs ``c`` itself to be finite.
+    """
+    largest = float(np.finfo(dtype).max)
+    return float(np.sqrt(largest)) if solver == "cg" else largest
+
+
+# A failing solve blames the value scale when rounding c·yyᵀ errs by this much relative to c.
+_SCALE_BLAMED = 1e-3
+
+
+@dataclass(frozen=True, eq=False)
+class ExplainWeights:
+    """What :meth:`ALS.explain` returns to be passed back in: the Cholesky factorization of
+    ``W_u⁻¹`` (read-only), tied to the user, the history and the item factors it was computed
+    from, so that reusing it for anything else raises ``ValueError`` instead of explaining with
+    another user's weights."""
+
+    userid: int
+    history: bytes  # digest of the history row (items, values) and the settings used
+    cho_factor: tuple  # scipy.linalg.cho_factor of W_u⁻¹
+    item_factors: weakref.ref  # the item factors it was computed from
 
 
 class ALS(Recommender):
@@ -75,6 +106,19 @@ class ALS(Recommender):
     item_factors : ndarray (n_items, factors)
     loss_history : list of float
         The objective after each iteration (empty unless ``calculate_training_loss``).
+
+    Notes
+    -----
+    Numeric limits: the largest confidence ``1 + alpha·|r|`` must stay within
+    :func:`confidence_limit`: ``√max`` of the dtype for ``solver="cg"`` (1.8e19 in float32,
+    1.3e154 in float64; CG forms ``c·(yᵀp)·y`` with ``p`` of order ``c·y``) and ``max`` itself
+    for ``"cholesky"``; larger values (in ``fit`` and in every serving call's interaction
+    rows) raise ``ValueError`` naming the argument, the magnitude and the remedies: log-scale
+    the values, lower ``alpha``, or use float64. Below the limit a very ill-conditioned fit can
+    still fail (measured: float32 CG from confidences of about 2e13, float64 from about 2e28;
+    Cholesky in float32 from 2e10 on MovieLens): the factors are checked after every
+    iteration and every fold-in, and a non-finite one raises :class:`mfkit.NumericalError`
+    naming the iteration and, when the confidences are large for the dtype, the value scale.
     """
 
     _fitted_arrays = ("user_factors", "item_factors", "loss_history")
@@ -142,6 +186,7 @@ class ALS(Recommender):
     def _prepare(self, user_items, params, rng):
         dtype, k = params["dtype"], params["factors"]
         user_items = check_user_items(user_items, dtype)
+        largest = self._check_confidence(user_items, params, "user_items")
         by_user = csr_arrays(user_items)
         by_item = transposed(by_user)
         n_users, n_items = user_items.shape
@@ -152,7 +197,8 @@ class ALS(Recommender):
                                item_factors=item_factors, backend=get_backend(params["backend"]),
                                options=self._solve_options(params), solver=params["solver"],
                                cg_steps=params["cg_steps"], loss_history=[],
-                               calculate_loss=params["calculate_training_loss"])
+                               calculate_loss=params["calculate_training_loss"], params=params,
+                               largest=largest)
 
     @staticmethod
     def _solve_options(params) -> dict:
@@ -162,8 +208,33 @@ class ALS(Recommender):
 
     def _iterate(self, state, iteration):
         solve = dict(state.options, solver=state.solver, cg_steps=state.cg_steps)
-        state.backend.als_half_sweep(state.by_user, state.item_factors, state.user_factors, **solve)
-        state.backend.als_half_sweep(state.by_item, state.user_factors, state.item_factors, **solve)
+        try:
+            state.backend.als_half_sweep(state.by_user, state.item_factors, state.user_factors,
+                                         **solve)
+            state.backend.als_half_sweep(state.by_item, state.user_factors, state.item_factors,
+                                         **solve)
+        except NumericalError as error:
+            raise self._singular(error, f"in iteration {iteration}", state.params,
+                                 state.largest) from None
+
+    def _finite_state(self, state):
+        return dict(user_factors=state.user_factors, item_factors=state.item_factors), \
+            state.largest
+
+    def _remedy(self, params, largest):
+        confidence = 1 + params["alpha"] * largest
+        if confidence * np.finfo(params["dtype"]).eps < _SCALE_BLAMED:
+            return f"raise regularization (now {params['regularization']})"
+        dtype = np.dtype(params["dtype"])
+        return (f"the largest confidence 1 + alpha·|value| is {confidence:.3g} (alpha="
+                f"{params['alpha']}), too large for {dtype.name} arithmetic: log-scale the "
+                "values (e.g. numpy.log1p), lower alpha"
+                + (" or use dtype=np.float64" if dtype == np.float32 else ""))
+
+    def _singular(self, error, where: str, params, largest) -> NumericalError:
+        """A Cholesky failure of the kernel, with the remedy that fits its cause."""
+        what = str(error).split(";")[0].removeprefix("ALS: ")
+        return NumericalError(f"ALS: {what} {where}; {self._remedy(params, largest)}")
 
     def _after_iteration(self, state, iteration):
         if not state.calculate_loss:
@@ -176,6 +247,24 @@ class ALS(Recommender):
     def _finish(self, state, iterations):
         return dict(user_factors=state.user_factors, item_factors=state.item_factors,
                     loss_history=state.loss_history)
+
+    @staticmethod
+    def _check_confidence(matrix, params, name: str) -> float:
+        """The largest ``|r|`` of ``matrix``; ``ValueError`` if its confidence is above
+        :func:`confidence_limit` (see the class notes)."""
+        dtype, alpha = np.dtype(params["dtype"]), params["alpha"]
+        limit = confidence_limit(dtype, params["solver"])
+        return check_magnitude(
+            matrix.data, (limit - 1) / alpha if alpha else float(np.finfo(dtype).max), name,
+            f"with alpha={alpha} its confidence 1 + alpha·|value| would exceed {limit:.3g}, "
+            f"beyond which the {params['solver']} solver overflows {dtype.name}",
+            "log-scale the values (e.g. numpy.log1p), lower alpha or use dtype=np.float64")
+
+    def _check_rows(self, rows, name: str):
+        """Interaction rows for serving, with the confidence limit of ``fit``."""
+        matrix = super()._check_rows(rows, name)
+        self._check_confidence(matrix, self._settings(), name)
+        return matrix
 
     @staticmethod
     def _check_row_regularization(params, *matrices):
@@ -200,8 +289,12 @@ class ALS(Recommender):
                                   lambda f: backend.gram(f, num_threads=threads))
         solved = np.zeros((rows.shape[0], fixed.shape[1]), dtype=fixed.dtype)
         options = dict(self._solve_options(params), num_threads=threads)
-        backend.als_solve_rows(csr_arrays(rows), fixed, fixed_gram, solved, solver="cholesky",
-                               cg_steps=1, **options)
+        try:
+            backend.als_solve_rows(csr_arrays(rows), fixed, fixed_gram, solved,
+                                   solver="cholesky", cg_steps=1, **options)
+        except NumericalError as error:
+            largest = float(np.abs(rows.data).max(initial=0.0))
+            raise self._singular(error, "in a fold-in", params, largest) from None
         return solved
 
     def _fold_in_users(self, user_items) -> np.ndarray:
@@ -221,17 +314,18 @@ class ALS(Recommender):
         Parameters
         ----------
         userid : int
-            The user (kept for API symmetry with ``recommend``; the history comes from
-            ``user_items``, so new users work too).
+            The user (the history comes from ``user_items``, so new users work too); the
+            returned ``user_weights`` are tied to it.
         user_items : sparse matrix, 1 × n_items
             The user's row of interactions.
         itemid : int
             The item to explain.
         N : int, default 10
             Number of contributions to return.
-        user_weights : tuple, optional
-            The Cholesky factorization of ``W_u⁻¹`` returned by a previous call for the same
-            user and history: explaining further items then costs O(k² + n_u·k).
+        user_weights : ExplainWeights, optional
+            Returned by a previous call for the same ``userid`` and the same ``user_items``
+            row (and the same fitted item factors): explaining further items then costs
+            O(k² + n_u·k). Weights of another user, history or fit raise ``ValueError``.
 
         Returns
         -------
@@ -239,11 +333,15 @@ class ALS(Recommender):
             ``ŷ_ui``, equal to the score of the recalculated user factor.
         contributions : list of (item, contribution)
             The ``N`` largest contributions by magnitude, largest first.
-        user_weights : tuple
-            ``scipy.linalg.cho_factor`` of ``W_u⁻¹``, to pass back in.
+        user_weights : ExplainWeights
+            The Cholesky factorization of ``W_u⁻¹`` (``.cho_factor``, as
+            ``scipy.linalg.cho_factor``) with the user and history it belongs to, to pass back
+            in.
         """
         self._check_fitted()
-        check_ids(userid, "userid")
+        user, scalar = check_ids(userid, "userid")
+        if not scalar:
+            raise ValueError("userid must be a single id")
         n_items = len(self.item_factors)
         item, scalar = check_ids(itemid, "itemid", n_items)
         if not scalar:
@@ -254,27 +352,54 @@ class ALS(Recommender):
         liked_items, r = row.indices, row.data.astype(np.float64)
         Y = self.item_factors.astype(np.float64)
         c = confidence(r, params["alpha"])
+        history = hashlib.blake2b(b"".join(np.ascontiguousarray(a).tobytes() for a in (
+            liked_items.astype(np.int64), r, np.array([params["alpha"], params["regularization"],
+                                                       params["regularization_exponent"]]))),
+            digest_size=16).digest()
         if user_weights is None:
-            lam = row_regularization(params["regularization"], params["regularization_exponent"],
-                                     len(liked_items))
-            Yu = Y[liked_items]
-            A = self._cached("item_gram64", self.item_factors, lambda f: Y.T @ Y).copy()
-            A += Yu.T @ ((c - 1)[:, None] * Yu)
-            A[np.diag_indices_from(A)] += lam
-            try:
-                user_weights = scipy.linalg.cho_factor(A)
-            except np.linalg.LinAlgError:
-                raise NumericalError("explain: the user's system is singular; "
-                                     "increase regularization") from None
-        elif (not isinstance(user_weights, tuple) or len(user_weights) != 2
-              or np.shape(user_weights[0]) != (Y.shape[1], Y.shape[1])):
-            raise ValueError("user_weights must be the tuple returned by a previous explain call")
-        weighted = scipy.linalg.cho_solve(user_weights, Y[item[0]])  # W_u y_i
+            user_weights = ExplainWeights(int(user[0]), history,
+                                          self._explain_factor(Y, liked_items, c, params),
+                                          weakref.ref(self.item_factors))
+        else:
+            self._check_explain_weights(user_weights, int(user[0]), history)
+        weighted = scipy.linalg.cho_solve(user_weights.cho_factor, Y[item[0]])  # W_u y_i
         liked = r > 0
         contribution = (Y[liked_items[liked]] @ weighted) * c[liked]
         order = np.argsort(-np.abs(contribution), kind="stable")[:N]
         pairs = [(int(liked_items[liked][j]), float(contribution[j])) for j in order]
         return float(contribution.sum()), pairs, user_weights
+
+    def _explain_factor(self, Y, liked_items, c, params) -> tuple:
+        """``cho_factor(W_u⁻¹)`` (read-only) for the history ``liked_items`` / ``c``."""
+        lam = row_regularization(params["regularization"], params["regularization_exponent"],
+                                 len(liked_items))
+        Yu = Y[liked_items]
+        A = self._cached("item_gram64", self.item_factors, lambda f: Y.T @ Y).copy()
+        A += Yu.T @ ((c - 1)[:, None] * Yu)
+        A[np.diag_indices_from(A)] += lam
+        try:
+            factor, lower = scipy.linalg.cho_factor(A)
+        except np.linalg.LinAlgError:
+            raise NumericalError("explain: the user's system is singular; "
+                                 "increase regularization") from None
+        factor.flags.writeable = False
+        return factor, lower
+
+    def _check_explain_weights(self, weights, userid: int, history: bytes) -> None:
+        if not isinstance(weights, ExplainWeights):
+            raise ValueError("user_weights must be the ExplainWeights returned by a previous "
+                             f"explain call, got {type(weights).__name__}")
+        problem = None
+        if weights.userid != userid:
+            problem = f"were computed for user {weights.userid}, not user {userid}"
+        elif weights.history != history:
+            problem = (f"were computed from another history of user {userid} (or other "
+                       "alpha / regularization)")
+        elif weights.item_factors() is not self.item_factors:
+            problem = "were computed from other item factors (the model was fitted again)"
+        if problem:
+            raise ValueError(f"user_weights {problem}; call explain without user_weights to "
+                             "compute this user's weights")
 
     def loss(self, user_items: Data) -> float:
         """The objective of the fitted factors on ``user_items`` (same validation as ``fit``)."""

@@ -12,7 +12,6 @@ from .._params import BACKEND, THREADS, Boolean, DType, Integer, Options, Random
 from .._threads import resolve_num_threads
 from .._typing import Callback, Data
 from .._validation import C_INT_MAX, check_user_items
-from ..exceptions import NumericalError
 
 
 def positive_entries(matrix) -> CsrArrays:
@@ -119,8 +118,11 @@ class BPR(Recommender):
     Notes
     -----
     Divergence: a learning rate too large for the data makes the factors grow until scores
-    overflow. The kernels check every score; the first non-finite one stops the fit with
-    :class:`mfkit.NumericalError` ("lower learning_rate") instead of returning NaN factors.
+    overflow. The kernels check every score, and the factors and biases are checked after
+    every epoch (and after every fold-in); the first non-finite one stops the fit with
+    :class:`mfkit.NumericalError` naming the epoch ("lower learning_rate") instead of
+    returning NaN factors. The stored values are not used, only their sign, so their
+    magnitude has no limit.
     """
 
     _fitted_arrays = ("user_factors", "item_factors", "item_bias", "item_popularity")
@@ -227,17 +229,15 @@ class BPR(Recommender):
             seed=int(state.seeds[iteration]), **state.options)
 
     def _after_iteration(self, state, iteration):
-        if not state.stats["finite"]:
-            raise self._diverged(f"in epoch {iteration}", state.params)
+        if not state.stats["finite"]:  # the kernel saw a score overflow
+            raise self._not_finite("the scores are", f"in iteration {iteration}", state.params,
+                                   0.0)
         info = self._epoch_info(state.stats)
         return Step(info, {"auc": info["auc"]})
 
     def _finish(self, state, iterations):
         user_factors, item_factors, item_bias = state.user_factors, state.item_factors, \
             state.item_bias
-        if not (np.isfinite(user_factors).all() and np.isfinite(item_factors).all()
-                and np.isfinite(item_bias).all()):
-            raise self._diverged("", state.params)
         user_factors[np.diff(state.positives.indptr) == 0] = 0
         popularity = state.popularity
         if state.params["negative_sampling"] == "popularity":
@@ -257,13 +257,14 @@ class BPR(Recommender):
             "skipped": int(stats["skipped"]),
         }
 
-    @staticmethod
-    def _diverged(where: str, params) -> NumericalError:
-        where = f" {where}" if where else ""
-        return NumericalError(
-            f"BPR diverged{where}: the factors grew until a score was no longer finite; lower "
-            f"learning_rate (now {params['learning_rate']}) or raise regularization (now "
-            f"{params['regularization']})")
+    def _finite_state(self, state):
+        arrays = dict(user_factors=state.user_factors, item_factors=state.item_factors,
+                      item_bias=state.item_bias)
+        return arrays, 0.0  # the values are not used, only their sign
+
+    def _remedy(self, params, largest):
+        return (f"the SGD diverged: lower learning_rate (now {params['learning_rate']}) or "
+                f"raise regularization (now {params['regularization']})")
 
     # ------------------------------------------------------------------ serving hooks
     def _fold_in_seed(self) -> int:
@@ -287,8 +288,8 @@ class BPR(Recommender):
             rows, self.item_factors, np.ascontiguousarray(self.item_bias, dtype=solved.dtype),
             cumulative, solved, epochs=params["iterations"], seed=self._fold_in_seed(),
             **self._sgd_options(params))
-        if not stats["finite"] or not np.isfinite(solved).all():
-            raise self._diverged("while folding in users", params)
+        if not stats["finite"]:  # non-finite factors are caught by the caller
+            raise self._not_finite("the scores are", "while folding in users", params, 0.0)
         return solved
 
     def _ranking_users(self, user_factors: np.ndarray) -> np.ndarray:

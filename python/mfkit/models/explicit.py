@@ -16,7 +16,7 @@ from .._init_factors import normal_factors
 from .._params import BACKEND, THREADS, Boolean, DType, Integer, Options, RandomState, Real
 from .._threads import resolve_num_threads
 from .._typing import Callback, Data, Ids, Ranked, Rows
-from .._validation import check_bool, check_ids, check_ratings
+from .._validation import check_bool, check_ids, check_magnitude, check_ratings
 from ..exceptions import NumericalError
 
 # Stratified parallel SGD: users and items are each split into `grid` blocks, with
@@ -141,6 +141,15 @@ class ExplicitMF(Recommender):
         Smallest and largest training rating: :meth:`predict` clips to it by default.
     loss_history : list of float
         ``L`` after every epoch / sweep.
+
+    Notes
+    -----
+    Numeric limits: ratings above ``√max`` of the dtype (1.8e19 in float32) raise
+    ``ValueError`` (squared errors would overflow). Far below that, large ratings make SGD
+    diverge (from about 1e4 with the default ``learning_rate``) and float32 ALS systems
+    singular (from about 1e5): the factors and the loss are checked after every iteration
+    and every fold-in, and :class:`mfkit.NumericalError` names the iteration, the remedy and
+    the largest rating.
     """
 
     _fitted_arrays = ("user_factors", "item_factors", "user_bias", "item_bias", "rating_range",
@@ -217,6 +226,10 @@ class ExplicitMF(Recommender):
         matrix = check_ratings(ratings, dtype)
         if matrix.nnz == 0:
             raise ValueError("ratings holds no observed rating")
+        largest = check_magnitude(
+            matrix.data, float(np.sqrt(np.finfo(dtype).max)), "ratings",
+            f"squared errors must stay finite in {np.dtype(dtype).name}",
+            "scale the ratings down or use dtype=np.float64")
         by_user = csr_arrays(matrix)
         n_users, n_items = matrix.shape
         values = by_user.data.astype(np.float64)
@@ -229,7 +242,7 @@ class ExplicitMF(Recommender):
             threads=resolve_num_threads(params["num_threads"]),
             global_mean=float(values.mean()), rating_range=np.array([values.min(), values.max()]),
             user_bias=np.zeros(n_users, dtype=dtype), item_bias=np.zeros(n_items, dtype=dtype),
-            loss_history=[])
+            loss_history=[], largest=largest)
         state.common = dict(global_mean=state.global_mean, regularization=params["regularization"],
                             biased=params["biased"], num_threads=state.threads)
         if params["solver"] == "sgd":
@@ -254,22 +267,37 @@ class ExplicitMF(Recommender):
             backend.explicit_sgd_epoch(blocks, strata, state.user_factors, state.item_factors,
                                        state.user_bias, state.item_bias,
                                        learning_rate=state.params["learning_rate"], **common)
-        else:
+            return
+        try:
             backend.explicit_als_solve_rows(state.by_user, state.item_factors, state.item_bias,
                                             state.user_factors, state.user_bias, **common)
             backend.explicit_als_solve_rows(state.by_item, state.user_factors, state.user_bias,
                                             state.item_factors, state.item_bias, **common)
+        except NumericalError as error:  # a singular system: say what to change
+            what = str(error).split(";")[0]
+            raise NumericalError(f"{what} in iteration {iteration}; "
+                                 f"{self._remedy(state.params, state.largest)}") from None
 
     def _after_iteration(self, state, iteration):
         loss = state.backend.explicit_loss(state.loss_ratings, state.user_factors,
                                            state.item_factors, state.user_bias, state.item_bias,
                                            **state.common)
         if not np.isfinite(loss):
-            raise NumericalError(
-                f"ExplicitMF: the loss is not finite after iteration {iteration} (SGD "
-                f"diverged); lower learning_rate (now {state.params['learning_rate']})")
+            raise self._not_finite("the loss is", f"after iteration {iteration}", state.params,
+                                   state.largest)
         state.loss_history.append(loss)
         return Step(loss, {"loss": loss})
+
+    def _finite_state(self, state):
+        return dict(user_factors=state.user_factors, item_factors=state.item_factors,
+                    user_bias=state.user_bias, item_bias=state.item_bias), state.largest
+
+    def _remedy(self, params, largest):
+        if params["solver"] == "sgd":
+            advice = f"the SGD diverged: lower learning_rate (now {params['learning_rate']})"
+        else:
+            advice = f"raise regularization (now {params['regularization']})"
+        return f"{advice}; the largest |rating| is {largest:.3g} (scale the ratings if large)"
 
     def _finish(self, state, iterations):
         user_factors, user_bias = state.user_factors, state.user_bias

@@ -13,7 +13,7 @@ from .._interactions import unwrap_interactions
 from .._params import BACKEND, THREADS, DType, Integer, Options, RandomState, Real, RealOr
 from .._threads import resolve_num_threads
 from .._typing import Callback, Data
-from .._validation import check_user_items
+from .._validation import check_magnitude, check_user_items
 from .._warnings import warn_caller
 from ..exceptions import NotFittedError
 from ..reference.nmf import penalty, penalty_weights
@@ -23,6 +23,13 @@ __all__ = ["NMF", "ConvergenceWarning"]
 
 # H entries below this are flushed to 0 after each KL multiplicative step (as scikit-learn).
 _KL_FLUSH = float(np.finfo(np.float64).eps)
+
+
+def value_limit(dtype) -> float:
+    """The largest value NMF accepts: its square must be finite in ``dtype`` (the Frobenius
+    products) and its fourth power in float64 (measured: the default NNDSVD initialization
+    fails from 1e20 in float32 and from 1e80 in float64)."""
+    return min(float(np.sqrt(np.finfo(dtype).max)), float(np.finfo(np.float64).max) ** 0.25)
 
 
 class ConvergenceWarning(UserWarning):
@@ -55,6 +62,11 @@ class NMF(Recommender):
     afterwards): multiplicative updates drive entries towards 0 geometrically, and subnormal
     arithmetic would slow a fit down about twofold; results differ from exact IEEE arithmetic
     by less than the smallest normal number (1.2e-38 in float32).
+
+    Numeric limits: values above :func:`value_limit` (1.8e19 in float32, 1.2e77 in float64)
+    raise ``ValueError`` (in ``fit``, ``transform`` and fold-in): their squares overflow the
+    dtype (and the initialization's float64 products); scale them down or use float64. The
+    factors are checked after every iteration and every transform (``NumericalError``).
 
     Parameters
     ----------
@@ -171,11 +183,16 @@ class NMF(Recommender):
 
     @staticmethod
     def _check_X(X, dtype, name: str) -> sp.csr_matrix:
-        """Canonical CSR in ``dtype`` (see ``check_user_items``), with no negative entries."""
+        """Canonical CSR in ``dtype`` (see ``check_user_items``), with no negative entries and
+        no value above :func:`value_limit`."""
         matrix = check_user_items(X, dtype, name=name)
         if matrix.nnz and matrix.data.min() < 0:
             raise ValueError(f"Negative values in data passed to NMF: {name} contains negative "
                              f"values ({matrix.data.min():g}); NMF needs non-negative data")
+        check_magnitude(matrix.data, value_limit(dtype), name,
+                        f"squares of the values must stay finite in {np.dtype(dtype).name} "
+                        "and their squares in float64 (the SVD initialization's products)",
+                        "scale the values down (e.g. numpy.log1p) or use dtype=np.float64")
         return matrix
 
     # ------------------------------------------------------------------ fitting
@@ -220,6 +237,7 @@ class NMF(Recommender):
     def _prepare(self, X, params, rng, W=None, H=None):
         dtype, missing, loss = params["dtype"], params["missing"], params["beta_loss"]
         X = self._check_X(X, dtype, "user_items")
+        largest = float(X.data.max(initial=0.0))
         n, m = X.shape
         by_row = csr_arrays(X)
         by_col = transposed(by_row)
@@ -238,7 +256,7 @@ class NMF(Recommender):
             penalties_H=penalty_weights(params["alpha_H"], params["l1_ratio"], n),
             common=dict(missing=missing, num_threads=threads), shortcuts=shortcuts, buffers={},
             grams={"W": np.empty((k, k), dtype), "H": np.empty((k, k), dtype)},
-            first=0.0, violation=0.0,
+            first=0.0, violation=0.0, largest=largest,
             flush=_KL_FLUSH if loss == "kullback-leibler" else 0.0)
         state.initial = self._error(state) if params["solver"] == "mu" and params["tol"] > 0 \
             else 0.0
@@ -312,6 +330,13 @@ class NMF(Recommender):
         stop = state.initial == 0 or (state.previous - measure) / state.initial < tol
         state.previous = measure
         return Step(measure, None if measure is None else {"error": measure}, stop)
+
+    def _finite_state(self, state):
+        return {"W": state.W, "H": state.Ht}, state.largest
+
+    def _remedy(self, params, largest):
+        return (f"the largest value of X is {largest:.3g}: scale the values down (e.g. "
+                "log1p) or use dtype=np.float64")
 
     def _finish(self, state, iterations):
         max_iter, tol = state.params["max_iter"], state.params["tol"]
@@ -416,7 +441,9 @@ class NMF(Recommender):
         if matrix.shape[1] != len(self.item_factors):
             raise ValueError(f"X has {matrix.shape[1]} columns, but the model was fitted on "
                              f"{len(self.item_factors)} features")
-        return self._solve_rows(matrix, self.item_factors, "alpha_W", "item_gram")
+        solved = self._solve_rows(matrix, self.item_factors, "alpha_W", "item_gram")
+        self._check_solved({"W": solved}, matrix, "rows of X")
+        return solved
 
     def inverse_transform(self, W: ArrayLike) -> np.ndarray:
         """``W @ H``: the data that rows ``W`` (n × n_components) reconstruct (dense)."""
