@@ -34,17 +34,13 @@ import stat
 import struct
 import zipfile
 import zlib
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from . import _registry
+from ._typing import Model, PathLike
 from ._version import __version__
 from .exceptions import NotFittedError
-
-if TYPE_CHECKING:  # annotations only: _base imports this module
-    from ._base import Recommender
-    from ._typing import PathLike
 
 __all__ = ["save_model", "load_model", "FORMAT_VERSION"]
 
@@ -167,7 +163,7 @@ def _fitted_arrays_of(model, names) -> dict:
     return arrays
 
 
-def save_model(model: Recommender, path: PathLike) -> None:
+def save_model(model: Model, path: PathLike) -> None:
     """Write a fitted ``model`` to ``path`` (one ``.npz`` file; see the module docstring).
 
     The file is written to a temporary file in the same directory and then renamed over
@@ -253,7 +249,7 @@ def _fsync_directory(directory) -> None:
 
 
 # ----------------------------------------------------------------------------------------- load
-def load_model(path: PathLike) -> Recommender:
+def load_model(path: PathLike) -> Model:
     """Read a model written by :func:`save_model` (``model.save``) and return it.
 
     Nothing in the file is unpickled. Raises ``FileNotFoundError`` (and other ``OSError``

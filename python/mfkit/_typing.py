@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Union
+from typing import Any, Callable, Protocol, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -27,3 +27,13 @@ Callback = Callable[[int, float, Any], Any]
 Ranked = tuple[np.ndarray, np.ndarray]
 # A file name.
 PathLike = Union[str, os.PathLike]
+
+
+class Model(Protocol):
+    """An mfkit model as save / load see it (every ``mfkit.models`` class; ``_persistence``
+    names it by this protocol so that it need not import the model base)."""
+
+    user_factors: np.ndarray
+    item_factors: np.ndarray
+
+    def get_params(self, deep: bool = True) -> dict: ...
