@@ -10,6 +10,8 @@ except ImportError as error:
     raise ImportError(f'mfkit.distributed needs Dask and pyarrow ({error.name} is missing): '
                       'pip install "mfkit[dask]"') from error
 
+from ._als import fit_als
 from ._layout import BlockLayout, layout_from_matrix
+from ._recommend import recommend_all
 
-__all__ = ["BlockLayout", "layout_from_matrix"]
+__all__ = ["BlockLayout", "fit_als", "layout_from_matrix", "recommend_all"]
