@@ -179,6 +179,27 @@ def test_a_killed_worker_changes_nothing(client, matrix):
     assert killed and killed[0] not in client.scheduler_info()["workers"]  # a new process
 
 
+def test_a_half_sweep_that_loses_its_data_runs_again(client, matrix):
+    """Scattered factors lost with a worker (FutureCancelledError) -> run again; a cluster that
+    keeps losing them -> RuntimeError saying so."""
+    layout = mfd.layout_from_matrix(matrix, client, 2, np.float64)
+    sweeps = mfd._als._Sweeps(client, layout, mfkit.ALS(dtype=np.float64)._validate_params())
+    calls = []
+
+    def lose(times):
+        def run():
+            calls.append(1)
+            if len(calls) <= times:
+                raise distributed.client.FutureCancelledError("x", "scattered data lost")
+            return "done"
+        return run
+
+    assert sweeps._attempts(lose(2), "the user half-sweep") == "done"
+    calls.clear()
+    with pytest.raises(RuntimeError, match="the user half-sweep failed 3 times"):
+        sweeps._attempts(lose(3), "the user half-sweep")
+
+
 @pytest.mark.parametrize("filter_liked", [True, False])
 def test_recommend_all_equals_recommend(client, interactions, tmp_path, filter_liked):
     model = mfkit.ALS(factors=8, iterations=2, random_state=0).fit(interactions,

@@ -3,18 +3,20 @@
 Per half-sweep the client computes the gram YᵀY of the fixed factors with the same kernel as
 :class:`mfkit.ALS`, ships the fixed factors whole and the gram to the workers, and each block of
 rows is solved on a worker by ``als_solve_rows``, warm-started from its current rows; the client
-gathers the solved rows. Every task carries its inputs (no scattered data), so Dask can rerun
-the tasks of a lost worker elsewhere and the result stays the same.
+gathers the solved rows. The blocks are rebuilt by Dask when a worker is lost; the factors and
+the gram are scattered (directly to the workers, not through the scheduler), and a half-sweep
+that loses some of them with a worker is run again from the client's copies: the result stays
+the same.
 """
 from __future__ import annotations
 
 import logging
 import time
-import uuid
 from types import SimpleNamespace
 
 import distributed
 import numpy as np
+from distributed.client import FutureCancelledError
 
 from .._base import get_backend
 from .._progress import progress_bar
@@ -24,12 +26,15 @@ from ..exceptions import NumericalError
 from ..models.als import ALS
 from ..reference.als import row_regularization
 from ._checkpoint import load_checkpoint, save_checkpoint
-from ._client import resolve_client, worker_threads
+from ._client import resolve_client, worker_addresses, worker_threads
 from ._inputs import as_layout
 from ._layout import BlockLayout
 from ._woodbury import padded, padding_rows
 
 log = logging.getLogger(__name__)
+
+# Tries of a half-sweep (or loss) whose shipped data a lost worker took with it.
+_ATTEMPTS = 3
 
 # Arguments a resumed fit must share with the fit that wrote the checkpoint.
 _RESUMED_ARGUMENTS = ("factors", "regularization", "alpha", "solver", "cg_steps",
@@ -159,9 +164,9 @@ class _Sweeps:
                      for side in ("user", "item")}
         self.largest = max(largest for side in summaries.values() for largest, _ in side)
         self.lengths = {side: [lengths for _, lengths in summaries[side]] for side in summaries}
-        self.padding = {
-            side: padding_rows(self.lengths[side], layout.shape[side == "user"], params)
-            for side in summaries}
+        fixed_rows = {"user": layout.shape[1], "item": layout.shape[0]}
+        self.padding = {side: padding_rows(self.lengths[side], fixed_rows[side], params)
+                        for side in summaries}
         k, rows = params["factors"], layout.shape
         log.info("ALS on Dask: %d user and %d item blocks; each half-sweep ships the fixed "
                  "factors whole (%d x %d and %d x %d, %.1f MB and %.1f MB) and their gram",
@@ -177,31 +182,64 @@ class _Sweeps:
     def _starts(self, side: str) -> np.ndarray:
         return self.layout.user_starts if side == "user" else self.layout.item_starts
 
-    def _held(self, array: np.ndarray, name: str):
-        """A future of ``array`` that Dask can recompute (the array is in its task)."""
-        return self.client.submit(_same, array, key=f"mfkit-{name}-{uuid.uuid4().hex}")
+    def _attempts(self, run, what: str):
+        """``run()``, again (up to ``_ATTEMPTS`` times) when a lost worker took data it was
+        given with it: the client still holds every array the call ships."""
+        for _ in range(_ATTEMPTS):
+            workers = set(worker_addresses(self.client))
+            try:
+                return run()
+            except (FutureCancelledError, OSError) as error:
+                lost = sorted(workers - set(self.client.scheduler_info()["workers"]))
+                log.warning("%s: lost worker(s) %s (%r); running it again", what,
+                            ", ".join(lost) or "?", error)
+        raise RuntimeError(f"{what} failed {_ATTEMPTS} times: Dask workers were lost "
+                           f"({', '.join(lost) or 'unknown'}, the last)")
+
+    def _near_blocks(self, blocks: list, arrays: list) -> list:
+        """``arrays[b]`` scattered to the worker holding ``blocks[b]`` (any, if none does)."""
+        holders = self.client.who_has(blocks)
+        futures = [None] * len(blocks)
+        by_worker = {}
+        for b, block in enumerate(blocks):
+            by_worker.setdefault(tuple(holders.get(block.key, ()))[:1], []).append(b)
+        for worker, numbers in by_worker.items():
+            scattered = self.client.scatter([arrays[b] for b in numbers], hash=False,
+                                            workers=list(worker) or None)
+            for b, future in zip(numbers, scattered):
+                futures[b] = future
+        return futures
 
     def solve(self, side: str, fixed: np.ndarray, solved: np.ndarray) -> np.ndarray:
         """The rows of ``solved`` (the ``side`` factors) solved with ``fixed`` held constant."""
-        gram = self._held(self.backend.gram(fixed, num_threads=self.threads), "gram")
-        fixed = self._held(fixed, "fixed-factors")
-        starts = self._starts(side)
-        parts = [self.client.submit(_solve_block, block, fixed, gram, solved[a:b], extra,
-                                    self.options, self.params,
-                                    key=f"mfkit-solve-{side}-{b}-{uuid.uuid4().hex}")
-                 for block, a, b, extra in zip(self._blocks(side), starts[:-1], starts[1:],
-                                               self.padding[side])]
-        return np.concatenate(self.client.gather(parts))
+        gram = self.backend.gram(fixed, num_threads=self.threads)
+        starts, blocks = self._starts(side), self._blocks(side)
+        current = [solved[a:b] for a, b in zip(starts[:-1], starts[1:])]
+
+        def run():
+            shipped = self.client.scatter([fixed, gram], broadcast=True, hash=False)
+            parts = [self.client.submit(_solve_block, block, *shipped, rows, extra,
+                                        self.options, self.params, pure=False)
+                     for block, rows, extra in zip(blocks, self._near_blocks(blocks, current),
+                                                   self.padding[side])]
+            return np.concatenate(self.client.gather(parts))
+
+        return self._attempts(run, f"the {side} half-sweep")
 
     def loss(self, user_factors: np.ndarray, item_factors: np.ndarray) -> float:
         """The objective as ``ALS`` computes it: the data terms of every user block (summed in
         block order) plus the regularization of both sides."""
-        items = self._held(item_factors, "item-factors")
-        starts = self.layout.user_starts
-        parts = [self.client.submit(_block_loss, block, user_factors[a:b], items, self.options,
-                                    self.params)
-                 for block, a, b in zip(self.layout.user_blocks, starts[:-1], starts[1:])]
-        total = float(np.sum(self.client.gather(parts)))
+        starts, blocks = self.layout.user_starts, self.layout.user_blocks
+        users = [user_factors[a:b] for a, b in zip(starts[:-1], starts[1:])]
+
+        def run():
+            items = self.client.scatter(item_factors, broadcast=True, hash=False)
+            parts = [self.client.submit(_block_loss, block, rows, items, self.options,
+                                        self.params, pure=False)
+                     for block, rows in zip(blocks, self._near_blocks(blocks, users))]
+            return self.client.gather(parts)
+
+        total = float(np.sum(self._attempts(run, "the loss")))
         for side, factors in (("user", user_factors), ("item", item_factors)):
             lengths = np.concatenate(self.lengths[side]).astype(np.float64)
             weights = row_regularization(self.params["regularization"],
@@ -212,10 +250,6 @@ class _Sweeps:
 
 
 # ---------------------------------------------------------------------- tasks (on the workers)
-def _same(value):
-    return value
-
-
 def _check_block(block, params: dict) -> tuple:
     """The magnitude checks of ``ALS.fit`` on one block: ``(largest |value|, row lengths)``."""
     if block.data.dtype != params["dtype"]:
