@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -228,6 +229,37 @@ def test_recommend_all_without_raw_ids_writes_row_ids(client, matrix, tmp_path):
     ids, _ = model.recommend(np.arange(USERS), matrix, N=2)
     np.testing.assert_array_equal(table["item"], ids[ids >= 0])
     assert table["user"].dtype == np.int64
+
+
+def scaled(exponent, one=False):
+    """Values scaled to a largest of 10**exponent (only one of them, with ``one``)."""
+    matrix = sp.csr_matrix(mfkit.datasets.synthetic(300, 200, 0.05, seed=0).astype(np.float64))
+    if one:
+        matrix.data[len(matrix.data) // 2] = 10.0**exponent
+    else:
+        matrix.data *= 10.0**exponent / matrix.data.max()
+    return matrix
+
+
+@pytest.mark.parametrize("data, params", [
+    (scaled(36), dict(solver="cholesky")),  # the kernel's failure, blaming the value scale
+    (scaled(16, one=True), dict(solver="cg")),  # factors not finite after an iteration
+    (mfkit.datasets.synthetic(20, 3, 0.6, seed=0), dict(factors=10, regularization=0.0,
+                                                        solver="cholesky")),
+    (scaled(20), dict(solver="cg")),  # beyond the confidence limit: refused before fitting
+], ids=["cholesky-scale", "cg-not-finite", "singular", "limit"])
+def test_the_guards_of_als(client, data, params):
+    """The same refusals and NumericalErrors as ALS.fit, with the same messages."""
+    params = dict(params, random_state=0)
+    with pytest.raises((ValueError, mfkit.NumericalError)) as single:
+        mfkit.ALS(**params).fit(data, show_progress=False)
+    with pytest.raises(single.type) as spread:
+        mfd.fit_als(data, client, show_progress=False, **params)
+    # The first failing row the kernel meets depends on its threads: compare without it.
+    def unnumbered(error):
+        return re.sub(r"row \d+", "row N", str(error)).replace("user_items", "interactions")
+
+    assert unnumbered(spread.value) == unnumbered(single.value)
 
 
 def test_bad_input(client, matrix, tmp_path):

@@ -11,6 +11,7 @@ the same.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from types import SimpleNamespace
 
@@ -159,11 +160,12 @@ class _Sweeps:
         options = ALS._solve_options(params)
         del options["num_threads"]  # each worker uses its own threads
         self.options = options
-        summaries = {side: client.gather([client.submit(_check_block, block, params)
+        summaries = {side: client.gather([client.submit(_summary, block, params)
                                           for block in self._blocks(side)])
                      for side in ("user", "item")}
-        self.largest = max(largest for side in summaries.values() for largest, _ in side)
         self.lengths = {side: [lengths for _, lengths in summaries[side]] for side in summaries}
+        self.largest = self._check_magnitudes(
+            max(largest for side in summaries.values() for largest, _ in side))
         fixed_rows = {"user": layout.shape[1], "item": layout.shape[0]}
         self.padding = {side: padding_rows(self.lengths[side], fixed_rows[side], params)
                         for side in summaries}
@@ -173,6 +175,16 @@ class _Sweeps:
                  len(layout.user_blocks), len(layout.item_blocks), rows[1], k, rows[0], k,
                  rows[1] * k * np.dtype(params["dtype"]).itemsize / 1e6,
                  rows[0] * k * np.dtype(params["dtype"]).itemsize / 1e6)
+
+    def _check_magnitudes(self, largest: float) -> float:
+        """``ALS.fit``'s checks of the values and row lengths, on the blocks' extremes (the
+        arrays those checks read: the largest value, the longest row of each side)."""
+        values = SimpleNamespace(data=np.array([largest], dtype=self.params["dtype"]))
+        largest = ALS._check_confidence(values, self.params, "interactions")
+        ALS._check_row_regularization(self.params, *(
+            SimpleNamespace(indptr=np.array([0, max(int(n.max(initial=0)) for n in lengths)]))
+            for lengths in self.lengths.values()))
+        return largest
 
     def _blocks(self, side: str) -> tuple:
         if side == "user":
@@ -218,10 +230,10 @@ class _Sweeps:
 
         def run():
             shipped = self.client.scatter([fixed, gram], broadcast=True, hash=False)
-            parts = [self.client.submit(_solve_block, block, *shipped, rows, extra,
+            parts = [self.client.submit(_solve_block, block, *shipped, rows, first, extra,
                                         self.options, self.params, pure=False)
-                     for block, rows, extra in zip(blocks, self._near_blocks(blocks, current),
-                                                   self.padding[side])]
+                     for block, rows, first, extra in zip(
+                         blocks, self._near_blocks(blocks, current), starts, self.padding[side])]
             return np.concatenate(self.client.gather(parts))
 
         return self._attempts(run, f"the {side} half-sweep")
@@ -250,22 +262,25 @@ class _Sweeps:
 
 
 # ---------------------------------------------------------------------- tasks (on the workers)
-def _check_block(block, params: dict) -> tuple:
-    """The magnitude checks of ``ALS.fit`` on one block: ``(largest |value|, row lengths)``."""
+def _summary(block, params: dict) -> tuple:
+    """``(largest |value|, row lengths)`` of a block in the model dtype."""
     if block.data.dtype != params["dtype"]:
         raise ValueError(f"the BlockLayout holds {block.data.dtype} values, the model "
                          f"{np.dtype(params['dtype']).name}: build it with the model's dtype")
-    largest = ALS._check_confidence(block, params, "interactions")
-    ALS._check_row_regularization(params, block)
-    return largest, np.diff(block.indptr)
+    return float(np.abs(block.data).max(initial=0.0)), np.diff(block.indptr)
 
 
-def _solve_block(block, fixed, gram, current, extra: int, options: dict, params: dict):
+def _solve_block(block, fixed, gram, current, first: int, extra: int, options: dict,
+                 params: dict):
     rows = len(current)
     block, solved = padded(block, np.array(current), extra)
-    get_backend(params["backend"]).als_solve_rows(
-        block, fixed, gram, solved, solver=params["solver"], cg_steps=params["cg_steps"],
-        num_threads=worker_threads(), **options)
+    try:
+        get_backend(params["backend"]).als_solve_rows(
+            block, fixed, gram, solved, solver=params["solver"], cg_steps=params["cg_steps"],
+            num_threads=worker_threads(), **options)
+    except NumericalError as error:  # the kernel counts the rows from the block's first
+        raise NumericalError(re.sub(r"row (\d+)", lambda m: f"row {int(m[1]) + first}",
+                                    str(error), count=1)) from None
     return solved[:rows]
 
 
