@@ -61,11 +61,12 @@ def recommend_all(model: Recommender, interactions, N: int = 10,
     path = os.fspath(path)
     filesystem, base = pyarrow.fs.FileSystem.from_uri(
         path if "://" in path else os.path.abspath(path))
-    filesystem.create_dir(base, recursive=True)
-    held = client.submit(_same, model), client.submit(_same, item_ids)
+    filesystem.create_dir(base, recursive=True)  # here, to fail early
+    # In tasks rather than scattered: Dask can recompute them when a worker is lost.
+    held = client.submit(_same, model, pure=False), client.submit(_same, item_ids, pure=False)
     starts = layout.user_starts
     files = [client.submit(_recommend_block, *held, block, a, user_ids[a:b], N, filter_liked,
-                           filesystem, f"{base}/part-{number:05d}.parquet")
+                           filesystem, base, f"part-{number:05d}.parquet", pure=False)
              for number, (block, a, b) in enumerate(zip(layout.user_blocks, starts[:-1],
                                                          starts[1:]))]
     return client.gather(files)
@@ -85,7 +86,7 @@ def _same(value):
 
 
 def _recommend_block(model, item_ids, block, first: int, user_ids, N: int, filter_liked: bool,
-                     filesystem, file: str) -> str:
+                     filesystem, directory: str, name: str) -> str:
     model = copy.copy(model)  # shared by the worker's tasks: set threads on a copy
     model.set_params(num_threads=worker_threads())
     rows = sp.csr_matrix((block.data, block.indices, block.indptr), shape=block.shape)
@@ -99,5 +100,6 @@ def _recommend_block(model, item_ids, block, first: int, user_ids, N: int, filte
         "item": item_ids[ids[found]],
         "score": scores[found],
     })
-    pq.write_table(table, file, filesystem=filesystem)
-    return file
+    filesystem.create_dir(directory, recursive=True)  # also on a worker's own disk
+    pq.write_table(table, f"{directory}/{name}", filesystem=filesystem)
+    return f"{directory}/{name}"
