@@ -29,7 +29,18 @@ RUNS_ON_IMPORT = {"mfkit.__main__"}
 LAZY_IMPORTS_ALLOWED = ("pandas", "sklearn")
 
 
-NAMES = ["mfkit"] + [info.name for info in pkgutil.walk_packages(mfkit.__path__, "mfkit.")]
+# Optional subpackages and the third-party modules they need: left out when one is missing.
+OPTIONAL = {"mfkit.distributed": ("distributed", "pyarrow")}
+
+
+def installed(name: str) -> bool:
+    return not any((name == package or name.startswith(package + "."))
+                   and any(importlib.util.find_spec(m) is None for m in needed)
+                   for package, needed in OPTIONAL.items())
+
+
+NAMES = ["mfkit"] + [info.name for info in pkgutil.walk_packages(mfkit.__path__, "mfkit.")
+                     if installed(info.name)]
 # {module name: source path} of every Python module of the installed package.
 MODULES = {name: importlib.util.find_spec(name).origin for name in NAMES if name not in COMPILED}
 

@@ -1,0 +1,17 @@
+"""mfkit on a Dask cluster (``pip install "mfkit[dask]"``): implicit ALS fitted by blocks of
+users and items on the workers with the single-machine row solver, and the same results.
+
+Importing ``mfkit`` never imports this package (nor Dask).
+"""
+try:
+    import distributed  # noqa: F401
+    import pyarrow  # noqa: F401
+except ImportError as error:
+    raise ImportError(f'mfkit.distributed needs Dask and pyarrow ({error.name} is missing): '
+                      'pip install "mfkit[dask]"') from error
+
+from ._als import fit_als
+from ._layout import BlockLayout, layout_from_matrix
+from ._recommend import recommend_all
+
+__all__ = ["BlockLayout", "fit_als", "layout_from_matrix", "recommend_all"]

@@ -1,0 +1,291 @@
+"""Implicit ALS on a Dask cluster, with the single-machine fit's row solver and results.
+
+Per half-sweep the client computes the gram YᵀY of the fixed factors with the same kernel as
+:class:`mfkit.ALS`, ships the fixed factors whole and the gram to the workers, and each block of
+rows is solved on a worker by ``als_solve_rows``, warm-started from its current rows; the client
+gathers the solved rows. The blocks are rebuilt by Dask when a worker is lost; the factors and
+the gram are scattered (directly to the workers, not through the scheduler), and a half-sweep
+that loses some of them with a worker is run again from the client's copies: the result stays
+the same.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import time
+from types import SimpleNamespace
+
+import distributed
+import numpy as np
+from distributed.client import FutureCancelledError
+
+from .._base import get_backend
+from .._progress import progress_bar
+from .._threads import resolve_num_threads
+from .._validation import check_bool, check_callback, check_int, check_random_state
+from ..exceptions import NumericalError
+from ..models.als import ALS
+from ..reference.als import row_regularization
+from ._checkpoint import load_checkpoint, save_checkpoint
+from ._client import resolve_client, worker_addresses, worker_threads
+from ._inputs import as_layout
+from ._layout import BlockLayout
+from ._woodbury import padded, padding_rows
+
+log = logging.getLogger(__name__)
+
+# Tries of a half-sweep (or loss) whose shipped data a lost worker took with it.
+_ATTEMPTS = 3
+
+# Arguments a resumed fit must share with the fit that wrote the checkpoint.
+_RESUMED_ARGUMENTS = ("factors", "regularization", "alpha", "solver", "cg_steps",
+                      "regularization_exponent", "dtype", "backend")
+
+
+def fit_als(interactions, client: distributed.Client | None = None, n_blocks: int | None = None,
+            checkpoint_dir=None, checkpoint_every: int = 1, resume_from=None, callback=None,
+            show_progress: bool = True, **params) -> ALS:
+    """Fit :class:`mfkit.ALS` on a Dask cluster: the same factors as ``ALS(**params).fit``.
+
+    Parameters
+    ----------
+    interactions : BlockLayout, scipy.sparse matrix or mfkit.datasets.Interactions
+        Users × items (see ``ALS.fit``). A matrix is validated and split into blocks on the
+        client (:func:`layout_from_matrix`); build the BlockLayout once to fit several times.
+    client : distributed.Client, optional
+        Default: the current default client.
+    n_blocks : int, optional
+        Blocks of users and of items (default: one per worker; not with a BlockLayout).
+    checkpoint_dir : path, optional
+        Every ``checkpoint_every`` iterations (and after the last) the factors are saved there
+        as an ALS model (``als-iteration-NNNNNN.npz``, loadable with ``mfkit.load``) with a JSON
+        file of the iterations done.
+    resume_from : path, optional
+        A checkpoint directory (its latest checkpoint) or a checkpoint's ``.json`` file: the fit
+        continues from there, with the same result as an uninterrupted fit.
+    callback, show_progress
+        As in ``ALS.fit`` (iterations numbered from the start of the whole fit).
+    **params
+        The arguments of :class:`mfkit.ALS`; ``num_threads`` is used for the client's gram,
+        the workers use all their threads.
+
+    Returns
+    -------
+    mfkit.ALS
+        An ordinary fitted model (factors gathered on the client, raw ids kept).
+    """
+    model = ALS(**params)
+    params = model._validate_params()
+    check_callback(callback)
+    show_progress = check_bool(show_progress, "show_progress")
+    checkpoint_every = check_int(checkpoint_every, "checkpoint_every", 1)
+    if n_blocks is not None:
+        n_blocks = check_int(n_blocks, "n_blocks", 1)
+    client = resolve_client(client)
+    layout = as_layout(interactions, client, n_blocks, params["dtype"])
+    sweeps = _Sweeps(client, layout, params)
+    state, first = _initial_state(model, params, layout, resume_from, sweeps.largest)
+    total = params["iterations"]
+    bar = progress_bar(total - first, "ALS (Dask)", show_progress)
+    try:
+        for iteration in range(first, total):
+            start = time.perf_counter()
+            try:
+                state.user_factors = sweeps.solve("user", state.item_factors, state.user_factors)
+                state.item_factors = sweeps.solve("item", state.user_factors, state.item_factors)
+            except NumericalError as error:
+                raise model._singular(error, f"in iteration {iteration}", params,
+                                      state.largest) from None
+            elapsed = time.perf_counter() - start
+            arrays, largest = model._finite_state(state)
+            model._check_finite(arrays, f"after iteration {iteration}", params, largest)
+            loss = None
+            if params["calculate_training_loss"]:
+                loss = sweeps.loss(state.user_factors, state.item_factors)
+                state.loss_history.append(loss)
+            if checkpoint_dir is not None and \
+                    ((iteration + 1) % checkpoint_every == 0 or iteration + 1 == total):
+                save_checkpoint(_fitted(model, params, state, layout, iteration + 1),
+                                checkpoint_dir, iteration + 1)
+            bar.update(**({} if loss is None else {"loss": loss}))
+            if callback is not None:
+                callback(iteration, elapsed, loss)
+    finally:
+        bar.close()
+    return _fitted(model, params, state, layout, total)
+
+
+def _fitted(model: ALS, params: dict, state, layout: BlockLayout, iterations: int) -> ALS:
+    """``model`` holding the fit state, as the fit template leaves a fitted model."""
+    for name, value in model._finish(state, iterations).items():
+        setattr(model, name, value)
+    model.user_ids, model.item_ids = layout.user_ids, layout.item_ids
+    model._params = params
+    return model
+
+
+def _initial_state(model: ALS, params: dict, layout: BlockLayout, resume_from, largest):
+    """``(fit state, first iteration)``: the single-machine fit's initial factors, or those of
+    the checkpoint ``resume_from``."""
+    state = SimpleNamespace(largest=largest, loss_history=[])
+    if resume_from is None:
+        rng = check_random_state(params["random_state"])
+        k, dtype = params["factors"], params["dtype"]
+        state.user_factors = model._initial_factors(rng, layout.shape[0], k, dtype)
+        state.item_factors = model._initial_factors(rng, layout.shape[1], k, dtype)
+        return state, 0
+    saved, done = load_checkpoint(resume_from)
+    settings = saved._settings()
+    differ = [f"{name}={settings[name]!r} there, {params[name]!r} here"
+              for name in _RESUMED_ARGUMENTS if settings[name] != params[name]]
+    if differ:
+        raise ValueError("resume_from was written by a fit with other arguments: "
+                         + "; ".join(differ))
+    if (len(saved.user_factors), len(saved.item_factors)) != tuple(layout.shape):
+        raise ValueError(f"resume_from was fitted on {len(saved.user_factors)} users x "
+                         f"{len(saved.item_factors)} items, not {layout.shape[0]} x "
+                         f"{layout.shape[1]}")
+    state.user_factors, state.item_factors = saved.user_factors, saved.item_factors
+    state.loss_history = list(saved.loss_history)
+    return state, done
+
+
+class _Sweeps:
+    """The half-sweeps and the loss of one fit on the blocks of ``layout``."""
+
+    def __init__(self, client: distributed.Client, layout: BlockLayout, params: dict):
+        self.client, self.layout, self.params = client, layout, params
+        self.backend = get_backend(params["backend"])
+        self.threads = resolve_num_threads(params["num_threads"])
+        options = ALS._solve_options(params)
+        del options["num_threads"]  # each worker uses its own threads
+        self.options = options
+        summaries = {side: client.gather([client.submit(_summary, block, params)
+                                          for block in self._blocks(side)])
+                     for side in ("user", "item")}
+        self.lengths = {side: [lengths for _, lengths in summaries[side]] for side in summaries}
+        self.largest = self._check_magnitudes(
+            max(largest for side in summaries.values() for largest, _ in side))
+        fixed_rows = {"user": layout.shape[1], "item": layout.shape[0]}
+        self.padding = {side: padding_rows(self.lengths[side], fixed_rows[side], params)
+                        for side in summaries}
+        k, rows = params["factors"], layout.shape
+        log.info("ALS on Dask: %d user and %d item blocks; each half-sweep ships the fixed "
+                 "factors whole (%d x %d and %d x %d, %.1f MB and %.1f MB) and their gram",
+                 len(layout.user_blocks), len(layout.item_blocks), rows[1], k, rows[0], k,
+                 rows[1] * k * np.dtype(params["dtype"]).itemsize / 1e6,
+                 rows[0] * k * np.dtype(params["dtype"]).itemsize / 1e6)
+
+    def _check_magnitudes(self, largest: float) -> float:
+        """``ALS.fit``'s checks of the values and row lengths, on the blocks' extremes (the
+        arrays those checks read: the largest value, the longest row of each side)."""
+        values = SimpleNamespace(data=np.array([largest], dtype=self.params["dtype"]))
+        largest = ALS._check_confidence(values, self.params, "interactions")
+        ALS._check_row_regularization(self.params, *(
+            SimpleNamespace(indptr=np.array([0, max(int(n.max(initial=0)) for n in lengths)]))
+            for lengths in self.lengths.values()))
+        return largest
+
+    def _blocks(self, side: str) -> tuple:
+        if side == "user":
+            return self.layout.user_blocks
+        return self.layout.item_blocks
+
+    def _starts(self, side: str) -> np.ndarray:
+        return self.layout.user_starts if side == "user" else self.layout.item_starts
+
+    def _attempts(self, run, what: str):
+        """``run()``, again (up to ``_ATTEMPTS`` times) when a lost worker took data it was
+        given with it: the client still holds every array the call ships."""
+        for _ in range(_ATTEMPTS):
+            workers = set(worker_addresses(self.client))
+            try:
+                return run()
+            except (FutureCancelledError, OSError) as error:
+                lost = sorted(workers - set(self.client.scheduler_info()["workers"]))
+                log.warning("%s: lost worker(s) %s (%r); running it again", what,
+                            ", ".join(lost) or "?", error)
+        raise RuntimeError(f"{what} failed {_ATTEMPTS} times: Dask workers were lost "
+                           f"({', '.join(lost) or 'unknown'}, the last)")
+
+    def _near_blocks(self, blocks: list, arrays: list) -> list:
+        """``arrays[b]`` scattered to the worker holding ``blocks[b]`` (any, if none does)."""
+        holders = self.client.who_has(blocks)
+        futures = [None] * len(blocks)
+        by_worker = {}
+        for b, block in enumerate(blocks):
+            by_worker.setdefault(tuple(holders.get(block.key, ()))[:1], []).append(b)
+        for worker, numbers in by_worker.items():
+            scattered = self.client.scatter([arrays[b] for b in numbers], hash=False,
+                                            workers=list(worker) or None)
+            for b, future in zip(numbers, scattered):
+                futures[b] = future
+        return futures
+
+    def solve(self, side: str, fixed: np.ndarray, solved: np.ndarray) -> np.ndarray:
+        """The rows of ``solved`` (the ``side`` factors) solved with ``fixed`` held constant."""
+        gram = self.backend.gram(fixed, num_threads=self.threads)
+        starts, blocks = self._starts(side), self._blocks(side)
+        current = [solved[a:b] for a, b in zip(starts[:-1], starts[1:])]
+
+        def run():
+            shipped = self.client.scatter([fixed, gram], broadcast=True, hash=False)
+            parts = [self.client.submit(_solve_block, block, *shipped, rows, first, extra,
+                                        self.options, self.params, pure=False)
+                     for block, rows, first, extra in zip(
+                         blocks, self._near_blocks(blocks, current), starts, self.padding[side])]
+            return np.concatenate(self.client.gather(parts))
+
+        return self._attempts(run, f"the {side} half-sweep")
+
+    def loss(self, user_factors: np.ndarray, item_factors: np.ndarray) -> float:
+        """The objective as ``ALS`` computes it: the data terms of every user block (summed in
+        block order) plus the regularization of both sides."""
+        starts, blocks = self.layout.user_starts, self.layout.user_blocks
+        users = [user_factors[a:b] for a, b in zip(starts[:-1], starts[1:])]
+
+        def run():
+            items = self.client.scatter(item_factors, broadcast=True, hash=False)
+            parts = [self.client.submit(_block_loss, block, rows, items, self.options,
+                                        self.params, pure=False)
+                     for block, rows in zip(blocks, self._near_blocks(blocks, users))]
+            return self.client.gather(parts)
+
+        total = float(np.sum(self._attempts(run, "the loss")))
+        for side, factors in (("user", user_factors), ("item", item_factors)):
+            lengths = np.concatenate(self.lengths[side]).astype(np.float64)
+            weights = row_regularization(self.params["regularization"],
+                                         self.params["regularization_exponent"], lengths)
+            total += float(np.sum(weights * np.einsum("ij,ij->i", factors, factors,
+                                                      dtype=np.float64)))
+        return total
+
+
+# ---------------------------------------------------------------------- tasks (on the workers)
+def _summary(block, params: dict) -> tuple:
+    """``(largest |value|, row lengths)`` of a block in the model dtype."""
+    if block.data.dtype != params["dtype"]:
+        raise ValueError(f"the BlockLayout holds {block.data.dtype} values, the model "
+                         f"{np.dtype(params['dtype']).name}: build it with the model's dtype")
+    return float(np.abs(block.data).max(initial=0.0)), np.diff(block.indptr)
+
+
+def _solve_block(block, fixed, gram, current, first: int, extra: int, options: dict,
+                 params: dict):
+    rows = len(current)
+    block, solved = padded(block, np.array(current), extra)
+    try:
+        get_backend(params["backend"]).als_solve_rows(
+            block, fixed, gram, solved, solver=params["solver"], cg_steps=params["cg_steps"],
+            num_threads=worker_threads(), **options)
+    except NumericalError as error:  # the kernel counts the rows from the block's first
+        raise NumericalError(re.sub(r"row (\d+)", lambda m: f"row {int(m[1]) + first}",
+                                    str(error), count=1)) from None
+    return solved[:rows]
+
+
+def _block_loss(block, user_factors, item_factors, options: dict, params: dict) -> float:
+    """The data terms of the block's users (no regularization)."""
+    return get_backend(params["backend"]).als_loss(
+        block, user_factors, item_factors, regularization=0.0, regularization_exponent=0.0,
+        alpha=options["alpha"], num_threads=worker_threads())

@@ -1,0 +1,39 @@
+"""What a distributed call accepts as interactions, turned into a :class:`BlockLayout`."""
+from __future__ import annotations
+
+import dask
+import distributed
+
+from ._client import worker_addresses
+from ._layout import BlockLayout, layout_from_matrix
+
+try:  # the ingestion of raw-id event tables (a dask DataFrame), when this version has it
+    from ._dataframe import layout_from_dataframe
+except ModuleNotFoundError as error:
+    if error.name != f"{__package__}._dataframe":
+        raise
+    layout_from_dataframe = None
+
+
+def as_layout(interactions, client: distributed.Client, n_blocks, dtype) -> BlockLayout:
+    """``interactions`` (a BlockLayout, a dask DataFrame of raw-id events, a scipy sparse matrix
+    or an Interactions) as a BlockLayout of ``client``; ``n_blocks`` None: one block per
+    worker."""
+    if isinstance(interactions, BlockLayout):
+        if n_blocks is not None:
+            raise ValueError("n_blocks cannot be given with a BlockLayout (it has its blocks)")
+        foreign = [f.key for f in interactions.user_blocks + interactions.item_blocks
+                   if f.client is not client]
+        if foreign:
+            raise ValueError(f"the BlockLayout belongs to another Dask client (e.g. block "
+                             f"{foreign[0]!r}); build it with this client")
+        return interactions
+    if n_blocks is None:
+        n_blocks = len(worker_addresses(client))
+    if dask.is_dask_collection(interactions) and hasattr(interactions, "columns"):
+        if layout_from_dataframe is None:
+            raise TypeError("this version of mfkit.distributed cannot read a dask DataFrame; "
+                            "pass a scipy.sparse matrix, an mfkit.datasets.Interactions or a "
+                            "BlockLayout")
+        return layout_from_dataframe(interactions, client=client, n_blocks=n_blocks, dtype=dtype)
+    return layout_from_matrix(interactions, client, n_blocks, dtype)
