@@ -86,6 +86,7 @@ def movielens(tmp_path_factory):
     dataset of 5 files of it."""
     if not MOVIELENS.exists():
         pytest.skip(f"MovieLens not found at {MOVIELENS}")
+    pytest.importorskip("pyarrow")
     ratings = pd.read_csv(MOVIELENS)
     frame = pd.DataFrame({"user": "u" + ratings["userId"].astype(str),
                           "item": "m" + ratings["movieId"].astype(str),
@@ -157,13 +158,14 @@ def test_int_ids_duplicates_and_empty_partitions(client, value_col):
         assert_layout_equals(client, layout, expected, n_blocks, dtype)
 
 
-def test_integral_float_ids_and_numeric_strings(client):
+@pytest.mark.parametrize("n_blocks", [2, 5])  # 5: more blocks than users, some empty
+def test_integral_float_ids_and_numeric_strings(client, n_blocks):
     frame = pd.DataFrame({"u": [3.0, 1.0, 3.0, 2.0], "i": ["10", "9", "10", "x"],
                           "v": [1, 2, 3, 4]})
     layout = layout_from_dataframe(dd.from_pandas(frame, npartitions=2), "u", "i", "v",
-                                   client=client, n_blocks=2, dtype=np.float64)
+                                   client=client, n_blocks=n_blocks, dtype=np.float64)
     expected = mfkit.datasets.from_dataframe(frame, "u", "i", "v")
-    assert_layout_equals(client, layout, expected, 2, np.float64)
+    assert_layout_equals(client, layout, expected, n_blocks, np.float64)
     np.testing.assert_array_equal(layout.item_ids, ["10", "9", "x"])  # strings, not re-parsed
 
 
