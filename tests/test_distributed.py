@@ -298,13 +298,11 @@ def test_a_closed_client_is_refused(client, matrix):
         mfd.fit_als(matrix, other)
 
 
-def test_a_dask_dataframe_needs_the_dataframe_reader(client):
+def test_a_dask_dataframe_goes_through_layout_from_dataframe(client):
     dd = pytest.importorskip("dask.dataframe")
     pandas = pytest.importorskip("pandas")
     frame = dd.from_pandas(pandas.DataFrame({"user": ["a"], "item": ["b"]}), npartitions=1)
-    if mfd._inputs.layout_from_dataframe is not None:
-        pytest.skip("this version reads dask DataFrames")
-    with pytest.raises(TypeError, match="dask DataFrame"):
+    with pytest.raises(TypeError, match="layout_from_dataframe"):
         mfd.fit_als(frame, client)
 
 

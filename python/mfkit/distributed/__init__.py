@@ -11,7 +11,9 @@ except ImportError as error:
                       'pip install "mfkit[dask]"') from error
 
 from ._als import fit_als
+from ._dataframe import layout_from_dataframe
 from ._layout import BlockLayout, layout_from_matrix
 from ._recommend import recommend_all
 
-__all__ = ["BlockLayout", "fit_als", "layout_from_matrix", "recommend_all"]
+__all__ = ["BlockLayout", "fit_als", "layout_from_dataframe", "layout_from_matrix",
+           "recommend_all"]

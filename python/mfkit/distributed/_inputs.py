@@ -7,18 +7,10 @@ import distributed
 from ._client import worker_addresses
 from ._layout import BlockLayout, layout_from_matrix
 
-try:  # the ingestion of raw-id event tables (a dask DataFrame), when this version has it
-    from ._dataframe import layout_from_dataframe
-except ModuleNotFoundError as error:
-    if error.name != f"{__package__}._dataframe":
-        raise
-    layout_from_dataframe = None
-
 
 def as_layout(interactions, client: distributed.Client, n_blocks, dtype) -> BlockLayout:
-    """``interactions`` (a BlockLayout, a dask DataFrame of raw-id events, a scipy sparse matrix
-    or an Interactions) as a BlockLayout of ``client``; ``n_blocks`` None: one block per
-    worker."""
+    """``interactions`` (a BlockLayout, a scipy sparse matrix or an Interactions) as a
+    BlockLayout of ``client``; ``n_blocks`` None: one block per worker."""
     if isinstance(interactions, BlockLayout):
         if n_blocks is not None:
             raise ValueError("n_blocks cannot be given with a BlockLayout (it has its blocks)")
@@ -31,9 +23,7 @@ def as_layout(interactions, client: distributed.Client, n_blocks, dtype) -> Bloc
     if n_blocks is None:
         n_blocks = len(worker_addresses(client))
     if dask.is_dask_collection(interactions) and hasattr(interactions, "columns"):
-        if layout_from_dataframe is None:
-            raise TypeError("this version of mfkit.distributed cannot read a dask DataFrame; "
-                            "pass a scipy.sparse matrix, an mfkit.datasets.Interactions or a "
-                            "BlockLayout")
-        return layout_from_dataframe(interactions, client=client, n_blocks=n_blocks, dtype=dtype)
+        raise TypeError("a dask DataFrame needs its columns named: build the blocks with "
+                        "mfkit.distributed.layout_from_dataframe(ddf, user_col, item_col, "
+                        "value_col, client=..., n_blocks=..., dtype=...) and pass them")
     return layout_from_matrix(interactions, client, n_blocks, dtype)
