@@ -12,9 +12,10 @@ same objective, and all final losses are evaluated by the same function, mfkit's
     python benchmarks/bench_distributed.py --no-spark      # mfkit only
 
 Seconds per iteration: for mfkit the median over the iterations of a fit (the fit's callback),
-the best of ``--repeats`` fits; Spark has no per-iteration callback, so its time is
-``(T(m + d) - T(m)) / d`` from two fits with ``maxIter`` m and m + d on a cached input (its
-default numUserBlocks / numItemBlocks, 10; no native BLAS unless the system provides one).
+the best of ``--repeats`` fits alternating single machine / LocalCluster (so both see the same
+machine noise); Spark has no per-iteration callback, so its time is ``(T(m + d) - T(m)) / d``
+from two fits with ``maxIter`` m and m + d on a cached input (its default numUserBlocks /
+numItemBlocks, 10; no native BLAS unless the system provides one).
 Peak memory: the VmHWM of each process (reset before the fit by writing 5 to
 ``/proc/<pid>/clear_refs``): this process for single-machine fits, each
 Dask worker (and the client) for distributed fits, the JVM for Spark (driver and executors are
@@ -61,22 +62,32 @@ def als_params(args) -> dict:
 
 
 def fit_single(data, args, threads: int):
-    """``(s/iteration, peak MB of this process, model)``: the fit with the lowest median of
-    ``--repeats``."""
-    best = (float("inf"),)
-    for _ in range(args.repeats):
-        times, callback = per_iteration_times()
-        reset_peak()
-        model = mfkit.ALS(num_threads=threads, **als_params(args))
-        model.fit(data, callback=callback, show_progress=False)
-        best = min(best, (statistics.median(times), peak_mb(), model), key=lambda r: r[0])
-    return best
+    """``(s/iteration, peak MB of this process, model)`` of one fit."""
+    times, callback = per_iteration_times()
+    reset_peak()
+    model = mfkit.ALS(num_threads=threads, **als_params(args))
+    model.fit(data, callback=callback, show_progress=False)
+    return statistics.median(times), peak_mb(), model
 
 
-def fit_dask(data, args, workers: int):
-    """``(s/iteration, peak MB of the largest worker, peak MB of the client, model, shipping
-    bytes/s)`` on a LocalCluster of ``workers`` processes of one thread each (the fit with the
-    lowest median of ``--repeats``)."""
+def fit_dask(client, layout, args):
+    """``(s/iteration, peak MB of the largest worker, peak MB of the client, model)`` of one
+    fit."""
+    import mfkit.distributed
+
+    times, callback = per_iteration_times()
+    client.run(reset_peak)
+    reset_peak()
+    model = mfkit.distributed.fit_als(layout, client, callback=callback, show_progress=False,
+                                      num_threads=1, **als_params(args))
+    return statistics.median(times), max(client.run(peak_mb).values()), peak_mb(), model
+
+
+def single_and_dask(data, args, workers: int):
+    """``(single-machine best, distributed best, shipping bytes/s)``: ``--repeats`` alternating
+    fits of ``ALS.fit`` with ``workers`` threads and of ``fit_als`` on a LocalCluster of
+    ``workers`` processes of one thread (the fits with the lowest median, so that both see the
+    same machine noise)."""
     from distributed import Client, LocalCluster
 
     import mfkit.distributed
@@ -84,17 +95,11 @@ def fit_dask(data, args, workers: int):
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                       dashboard_address=None) as cluster, Client(cluster) as client:
         layout = mfkit.distributed.layout_from_matrix(data, client, workers, np.float32)
-        best = (float("inf"),)
+        single, dask = (float("inf"),), (float("inf"),)
         for _ in range(args.repeats):
-            times, callback = per_iteration_times()
-            client.run(reset_peak)
-            reset_peak()
-            model = mfkit.distributed.fit_als(layout, client, callback=callback,
-                                              show_progress=False, num_threads=1,
-                                              **als_params(args))
-            best = min(best, (statistics.median(times), max(client.run(peak_mb).values()),
-                              peak_mb(), model), key=lambda r: r[0])
-        return *best, shipping_rate(client, data.shape[0], args.factors)
+            single = min(single, fit_single(data, args, workers), key=lambda r: r[0])
+            dask = min(dask, fit_dask(client, layout, args), key=lambda r: r[0])
+        return single, dask, shipping_rate(client, data.shape[0], args.factors)
 
 
 def row_solver_costs(data, args, repeats: int = 3):
@@ -222,20 +227,18 @@ def main():
           f"alpha={args.alpha}, mfkit {mfkit.__version__}")
     rows = []
     with threadpool_limits(1, "blas"):
-        for threads in (2, 1):
-            seconds, peak, model = fit_single(data, args, threads)
-            rows.append((f"mfkit ALS.fit, {threads} thread(s)", seconds, f"{peak:.0f} (process)",
+        for workers in (2, 1):
+            (seconds, peak, model), dask, rate = single_and_dask(data, args, workers)
+            rows.append((f"mfkit ALS.fit, {workers} thread(s)", seconds, f"{peak:.0f} (process)",
                          model.loss(data)))
-            print(rows[-1], flush=True)
-        single = rows[0][1]
-        reference = model
-        for workers in (1, 2):
-            seconds, peak, client, model, rate = fit_dask(data, args, workers)
+            seconds, peak, client, model = dask
             rows.append((f"mfkit.distributed.fit_als, LocalCluster {workers} worker(s) x 1 thread",
                          seconds, f"{peak:.0f} per worker (client {client:.0f})",
                          model.loss(data)))
-            print(rows[-1], flush=True)
-        distributed_two = rows[-1][1]
+            print(*rows[-2:], sep="\n", flush=True)
+            if workers == 2:
+                ratio, distributed_two, rate_two = rows[-1][1] / rows[-2][1], rows[-1][1], rate
+        reference = model
         per_nonzero, per_row, gram = row_solver_costs(data, args)
     spark, why_not = (None, "--no-spark") if args.no_spark else start_spark(args)
     if spark is not None:
@@ -252,9 +255,9 @@ def main():
         print(f"| {name} | {seconds:.3f} | {peak} | {loss:.6g} |")
     print(f"\nrow solver, 1 thread: {per_nonzero * 1e9:.1f} ns per nonzero + "
           f"{per_row * 1e6:.2f} us per row; gram {gram * 1e9:.0f} ns per row; "
-          f"shipping on {workers} workers: "
-          f"{rate / 1e6:.0f} MB/s (broadcast {data.shape[0]} x {args.factors} float32 + gather)")
-    print(f"distributed (2 workers) / single machine (2 threads): {distributed_two / single:.2f}"
+          f"shipping on 2 workers: {rate_two / 1e6:.0f} MB/s "
+          f"(broadcast {data.shape[0]} x {args.factors} float32 + gather)")
+    print(f"distributed (2 workers) / single machine (2 threads): {ratio:.2f}"
           " (target <= 1.5)")
     if spark is None:
         print(f"Spark skipped: {why_not}")
