@@ -1,9 +1,10 @@
 """Implicit ALS on a Dask cluster, with the single-machine fit's row solver and results.
 
-Each block's rows stay on the worker that solves them between half-sweeps. Per half-sweep one
-worker stacks the fixed factors from their blocks' rows and computes their gram YᵀY with the same
-kernel as :class:`mfkit.ALS` (over all rows, in order); the other workers fetch both from it, and
-each block of rows is solved by ``als_solve_rows``, warm-started from its current rows. The client
+Each block's rows stay on the worker that solves them between half-sweeps. Per half-sweep every
+worker stacks the fixed factors from their blocks' rows (fetching those it lacks from the other
+workers); one computes their gram YᵀY with the same kernel as :class:`mfkit.ALS` (over all rows,
+in order; a tree of partial grams would round otherwise) and ships it to the others, and each
+block of rows is solved by ``als_solve_rows``, warm-started from its current rows. The client
 gathers the factors only at the end and for checkpoints. The blocks are rebuilt by Dask when a
 worker is lost; an iteration that loses rows with a worker runs again from the client's last copy
 of the factors (the initial ones or the latest checkpoint), replaying the iterations since: the
@@ -174,11 +175,12 @@ class _Sweeps:
         self.padding = {side: padding_rows(self.lengths[side], fixed_rows[side], params)
                         for side in summaries}
         k, rows = params["factors"], layout.shape
-        log.info("ALS on Dask: %d user and %d item blocks; each half-sweep ships the fixed "
-                 "factors whole (%d x %d and %d x %d, %.1f MB and %.1f MB) and their gram",
-                 len(layout.user_blocks), len(layout.item_blocks), rows[1], k, rows[0], k,
-                 rows[1] * k * np.dtype(params["dtype"]).itemsize / 1e6,
-                 rows[0] * k * np.dtype(params["dtype"]).itemsize / 1e6)
+        log.info("ALS on Dask: %d user and %d item blocks; per half-sweep each worker stacks "
+                 "the fixed factors whole (%.1f MB of users, %.1f MB of items) from the blocks' "
+                 "rows and one computes their gram", len(layout.user_blocks),
+                 len(layout.item_blocks),
+                 rows[0] * k * np.dtype(params["dtype"]).itemsize / 1e6,
+                 rows[1] * k * np.dtype(params["dtype"]).itemsize / 1e6)
 
     def _check_magnitudes(self, largest: float) -> float:
         """``ALS.fit``'s checks of the values and row lengths, on the blocks' extremes (the
@@ -259,35 +261,46 @@ class _Sweeps:
                 raise
         return self._attempts(run, what)
 
-    def _whole(self, side: str):
-        """A future of the ``side`` factors stacked from their blocks' rows, on one worker."""
-        if side not in self.stacked:
-            self.stacked[side] = self.client.submit(np.concatenate, self.rows[side], pure=False)
-        return self.stacked[side]
+    def _holders(self, side: str) -> list:
+        """The worker holding each ``side`` block (None: none does)."""
+        holders = self.client.who_has(self._blocks(side))
+        return [next(iter(holders.get(block.key, ())), None) for block in self._blocks(side)]
+
+    def _whole(self, side: str, worker):
+        """A future of the ``side`` factors stacked from their blocks' rows on ``worker`` (each
+        worker fetches the rows it lacks, in parallel)."""
+        if (side, worker) not in self.stacked:
+            where = dict(workers=[worker], allow_other_workers=True) if worker else {}
+            self.stacked[side, worker] = self.client.submit(np.concatenate, self.rows[side],
+                                                            pure=False, **where)
+        return self.stacked[side, worker]
 
     def _half_sweep(self, side: str) -> None:
         """Solve the ``side`` blocks with the other side's factors held constant."""
-        fixed = self._whole("item" if side == "user" else "user")
-        gram = self.client.submit(_gram, fixed, self.params, pure=False)
-        blocks = self._blocks(side)
-        holders = self.client.who_has(blocks)
+        other = "item" if side == "user" else "user"
+        holders = self._holders(side)
+        # The gram of one worker's stack (all rows, in order, as ALS computes it) goes to all.
+        gram = self.client.submit(_gram, self._whole(other, holders[0]), self.params,
+                                  pure=False)
         # Pinned (loosely) to the block's worker: Dask would run them where the bigger fixed
         # factors are, one worker solving every block.
         self.rows[side] = [
-            self.client.submit(_solve_block, block, fixed, gram, rows, first, extra,
-                               self.options, self.params, pure=False,
-                               workers=list(holders.get(block.key, ()))[:1] or None,
-                               allow_other_workers=True)
-            for block, rows, first, extra in zip(blocks, self.rows[side], self._starts(side),
-                                                 self.padding[side])]
-        self.stacked.pop(side, None)
+            self.client.submit(_solve_block, block, self._whole(other, worker), gram, rows,
+                               first, extra, self.options, self.params, pure=False,
+                               **(dict(workers=[worker], allow_other_workers=True)
+                                  if worker else {}))
+            for block, worker, rows, first, extra in zip(
+                self._blocks(side), holders, self.rows[side], self._starts(side),
+                self.padding[side])]
+        self.stacked = {key: value for key, value in self.stacked.items() if key[0] != side}
 
     def iterate(self, iteration: int) -> list:
         """Run iteration ``iteration``; the names of the factors that are not finite after it."""
         def step():
             self._half_sweep("user")
             self._half_sweep("item")
-            flags = self.client.gather([self.client.submit(all_finite, self._whole(side),
+            worker = self._holders("user")[0]
+            flags = self.client.gather([self.client.submit(all_finite, self._whole(side, worker),
                                                            pure=False)
                                         for side in ("user", "item")])
             return [f"{side}_factors" for side, finite in zip(("user", "item"), flags)
@@ -308,10 +321,10 @@ class _Sweeps:
         """The objective as ``ALS`` computes it: the data terms of every user block (summed in
         block order) plus the regularization of both sides (summed over all rows in order)."""
         def step():
-            items = self._whole("item")
-            data = [self.client.submit(_block_loss, block, rows, items, self.options,
-                                       self.params, pure=False)
-                    for block, rows in zip(self.layout.user_blocks, self.rows["user"])]
+            data = [self.client.submit(_block_loss, block, rows, self._whole("item", worker),
+                                       self.options, self.params, pure=False)
+                    for block, worker, rows in zip(self.layout.user_blocks,
+                                                   self._holders("user"), self.rows["user"])]
             terms = {side: [self.client.submit(_block_regularization, block, rows, self.params,
                                                pure=False)
                             for block, rows in zip(self._blocks(side), self.rows[side])]
