@@ -241,6 +241,8 @@ class _Sweeps:
             return
         copy_done, *factors = self.copy
         self.rows, self.stacked = {}, {}
+        # Where the blocks are now (after a lost worker, elsewhere): the solves' loose pins.
+        self.holders = {side: self._holders(side) for side in ("user", "item")}
         for side, whole in zip(("user", "item"), factors):
             starts = self._starts(side)
             self.rows[side] = self._near_blocks(
@@ -278,7 +280,7 @@ class _Sweeps:
     def _half_sweep(self, side: str) -> None:
         """Solve the ``side`` blocks with the other side's factors held constant."""
         other = "item" if side == "user" else "user"
-        holders = self._holders(side)
+        holders = self.holders[side]
         # The gram of one worker's stack (all rows, in order, as ALS computes it) goes to all.
         gram = self.client.submit(_gram, self._whole(other, holders[0]), self.params,
                                   pure=False)
@@ -299,7 +301,7 @@ class _Sweeps:
         def step():
             self._half_sweep("user")
             self._half_sweep("item")
-            worker = self._holders("user")[0]
+            worker = self.holders["user"][0]
             flags = self.client.gather([self.client.submit(all_finite, self._whole(side, worker),
                                                            pure=False)
                                         for side in ("user", "item")])
@@ -324,7 +326,7 @@ class _Sweeps:
             data = [self.client.submit(_block_loss, block, rows, self._whole("item", worker),
                                        self.options, self.params, pure=False)
                     for block, worker, rows in zip(self.layout.user_blocks,
-                                                   self._holders("user"), self.rows["user"])]
+                                                   self.holders["user"], self.rows["user"])]
             terms = {side: [self.client.submit(_block_regularization, block, rows, self.params,
                                                pure=False)
                             for block, rows in zip(self._blocks(side), self.rows[side])]
