@@ -1,12 +1,14 @@
 """Implicit ALS on a Dask cluster, with the single-machine fit's row solver and results.
 
-Per half-sweep the client computes the gram YᵀY of the fixed factors with the same kernel as
-:class:`mfkit.ALS`, ships the fixed factors whole and the gram to the workers, and each block of
-rows is solved on a worker by ``als_solve_rows``, warm-started from its current rows; the client
-gathers the solved rows. The blocks are rebuilt by Dask when a worker is lost; the factors and
-the gram are scattered (directly to the workers, not through the scheduler), and a half-sweep
-that loses some of them with a worker is run again from the client's copies: the result stays
-the same.
+Each block's rows stay on the worker that solves them between half-sweeps. Per half-sweep every
+worker stacks the fixed factors from their blocks' rows (fetching those it lacks from the other
+workers); one computes their gram YᵀY with the same kernel as :class:`mfkit.ALS` (over all rows,
+in order; a tree of partial grams would round otherwise) and ships it to the others, and each
+block of rows is solved by ``als_solve_rows``, warm-started from its current rows. The client
+gathers the factors only at the end and for checkpoints. The blocks are rebuilt by Dask when a
+worker is lost; an iteration that loses rows with a worker runs again from the client's last copy
+of the factors (the initial ones or the latest checkpoint), replaying the iterations since: the
+result stays the same.
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from distributed.client import FutureCancelledError
 from .._base import get_backend
 from .._progress import progress_bar
 from .._threads import resolve_num_threads
-from .._validation import check_bool, check_callback, check_int, check_random_state
+from .._validation import all_finite, check_bool, check_callback, check_int, check_random_state
 from ..exceptions import NumericalError
 from ..models.als import ALS
 from ..reference.als import row_regularization
@@ -86,25 +88,27 @@ def fit_als(interactions, client: distributed.Client | None = None, n_blocks: in
     sweeps = _Sweeps(client, layout, params)
     state, first = _initial_state(model, params, layout, resume_from, sweeps.largest)
     total = params["iterations"]
+    sweeps.start(state.user_factors, state.item_factors, first)
     bar = progress_bar(total - first, "ALS (Dask)", show_progress)
     try:
         for iteration in range(first, total):
             start = time.perf_counter()
             try:
-                state.user_factors = sweeps.solve("user", state.item_factors, state.user_factors)
-                state.item_factors = sweeps.solve("item", state.user_factors, state.item_factors)
+                bad = sweeps.iterate(iteration)
             except NumericalError as error:
                 raise model._singular(error, f"in iteration {iteration}", params,
                                       state.largest) from None
             elapsed = time.perf_counter() - start
-            arrays, largest = model._finite_state(state)
-            model._check_finite(arrays, f"after iteration {iteration}", params, largest)
+            if bad:
+                raise model._not_finite(f"{' and '.join(bad)} are",
+                                        f"after iteration {iteration}", params, state.largest)
             loss = None
             if params["calculate_training_loss"]:
-                loss = sweeps.loss(state.user_factors, state.item_factors)
+                loss = sweeps.loss(iteration + 1)
                 state.loss_history.append(loss)
             if checkpoint_dir is not None and \
                     ((iteration + 1) % checkpoint_every == 0 or iteration + 1 == total):
+                state.user_factors, state.item_factors = sweeps.gather(iteration + 1)
                 save_checkpoint(_fitted(model, params, state, layout, iteration + 1),
                                 checkpoint_dir, iteration + 1)
             bar.update(**({} if loss is None else {"loss": loss}))
@@ -112,6 +116,7 @@ def fit_als(interactions, client: distributed.Client | None = None, n_blocks: in
                 callback(iteration, elapsed, loss)
     finally:
         bar.close()
+    state.user_factors, state.item_factors = sweeps.gather(total)
     return _fitted(model, params, state, layout, total)
 
 
@@ -170,11 +175,12 @@ class _Sweeps:
         self.padding = {side: padding_rows(self.lengths[side], fixed_rows[side], params)
                         for side in summaries}
         k, rows = params["factors"], layout.shape
-        log.info("ALS on Dask: %d user and %d item blocks; each half-sweep ships the fixed "
-                 "factors whole (%d x %d and %d x %d, %.1f MB and %.1f MB) and their gram",
-                 len(layout.user_blocks), len(layout.item_blocks), rows[1], k, rows[0], k,
-                 rows[1] * k * np.dtype(params["dtype"]).itemsize / 1e6,
-                 rows[0] * k * np.dtype(params["dtype"]).itemsize / 1e6)
+        log.info("ALS on Dask: %d user and %d item blocks; per half-sweep each worker stacks "
+                 "the fixed factors whole (%.1f MB of users, %.1f MB of items) from the blocks' "
+                 "rows and one computes their gram", len(layout.user_blocks),
+                 len(layout.item_blocks),
+                 rows[0] * k * np.dtype(params["dtype"]).itemsize / 1e6,
+                 rows[1] * k * np.dtype(params["dtype"]).itemsize / 1e6)
 
     def _check_magnitudes(self, largest: float) -> float:
         """``ALS.fit``'s checks of the values and row lengths, on the blocks' extremes (the
@@ -222,42 +228,115 @@ class _Sweeps:
                 futures[b] = future
         return futures
 
-    def solve(self, side: str, fixed: np.ndarray, solved: np.ndarray) -> np.ndarray:
-        """The rows of ``solved`` (the ``side`` factors) solved with ``fixed`` held constant."""
-        gram = self.backend.gram(fixed, num_threads=self.threads)
-        starts, blocks = self._starts(side), self._blocks(side)
-        current = [solved[a:b] for a, b in zip(starts[:-1], starts[1:])]
+    def start(self, user_factors: np.ndarray, item_factors: np.ndarray, done: int) -> None:
+        """Hold the factors after ``done`` iterations: the client's copy to run again from, and
+        each block's rows on the worker holding the block."""
+        self.copy = (done, user_factors, item_factors)
+        self.rows, self.stacked = None, {}
 
+    def _restore(self, done: int) -> None:
+        """The blocks' rows after ``done`` iterations: kept, or scattered from the client's copy
+        and the iterations since run again."""
+        if self.rows is not None:
+            return
+        copy_done, *factors = self.copy
+        self.rows, self.stacked = {}, {}
+        # Where the blocks are now (after a lost worker, elsewhere): the solves' loose pins.
+        self.holders = {side: self._holders(side) for side in ("user", "item")}
+        for side, whole in zip(("user", "item"), factors):
+            starts = self._starts(side)
+            self.rows[side] = self._near_blocks(
+                self._blocks(side), [whole[a:b] for a, b in zip(starts[:-1], starts[1:])])
+        for _ in range(copy_done, done):
+            self._half_sweep("user")
+            self._half_sweep("item")
+
+    def _run(self, done: int, step, what: str):
+        """``step()`` on the rows after ``done`` iterations, again from the client's copy (up to
+        ``_ATTEMPTS`` times) when a worker took rows or shipped data with it."""
         def run():
-            shipped = self.client.scatter([fixed, gram], broadcast=True, hash=False)
-            parts = [self.client.submit(_solve_block, block, *shipped, rows, first, extra,
-                                        self.options, self.params, pure=False)
-                     for block, rows, first, extra in zip(
-                         blocks, self._near_blocks(blocks, current), starts, self.padding[side])]
-            return np.concatenate(self.client.gather(parts))
+            try:
+                self._restore(done)
+                return step()
+            except (FutureCancelledError, OSError):
+                self.rows = None
+                raise
+        return self._attempts(run, what)
 
-        return self._attempts(run, f"the {side} half-sweep")
+    def _holders(self, side: str) -> list:
+        """The worker holding each ``side`` block (None: none does)."""
+        holders = self.client.who_has(self._blocks(side))
+        return [next(iter(holders.get(block.key, ())), None) for block in self._blocks(side)]
 
-    def loss(self, user_factors: np.ndarray, item_factors: np.ndarray) -> float:
+    def _whole(self, side: str, worker):
+        """A future of the ``side`` factors stacked from their blocks' rows on ``worker`` (each
+        worker fetches the rows it lacks, in parallel)."""
+        if (side, worker) not in self.stacked:
+            where = dict(workers=[worker], allow_other_workers=True) if worker else {}
+            self.stacked[side, worker] = self.client.submit(np.concatenate, self.rows[side],
+                                                            pure=False, **where)
+        return self.stacked[side, worker]
+
+    def _half_sweep(self, side: str) -> None:
+        """Solve the ``side`` blocks with the other side's factors held constant."""
+        other = "item" if side == "user" else "user"
+        holders = self.holders[side]
+        # The gram of one worker's stack (all rows, in order, as ALS computes it) goes to all.
+        gram = self.client.submit(_gram, self._whole(other, holders[0]), self.params,
+                                  pure=False)
+        # Pinned (loosely) to the block's worker: Dask would run them where the bigger fixed
+        # factors are, one worker solving every block.
+        self.rows[side] = [
+            self.client.submit(_solve_block, block, self._whole(other, worker), gram, rows,
+                               first, extra, self.options, self.params, pure=False,
+                               **(dict(workers=[worker], allow_other_workers=True)
+                                  if worker else {}))
+            for block, worker, rows, first, extra in zip(
+                self._blocks(side), holders, self.rows[side], self._starts(side),
+                self.padding[side])]
+        self.stacked = {key: value for key, value in self.stacked.items() if key[0] != side}
+
+    def iterate(self, iteration: int) -> list:
+        """Run iteration ``iteration``; the names of the factors that are not finite after it."""
+        def step():
+            self._half_sweep("user")
+            self._half_sweep("item")
+            worker = self.holders["user"][0]
+            flags = self.client.gather([self.client.submit(all_finite, self._whole(side, worker),
+                                                           pure=False)
+                                        for side in ("user", "item")])
+            return [f"{side}_factors" for side, finite in zip(("user", "item"), flags)
+                    if not finite]
+        return self._run(iteration, step, f"iteration {iteration}")
+
+    def gather(self, done: int) -> tuple:
+        """``(user factors, item factors)`` after ``done`` iterations, on the client (then the
+        copy that a lost worker's rows are run again from)."""
+        def step():
+            return tuple(np.concatenate(self.client.gather(self.rows[side]))
+                         for side in ("user", "item"))
+        factors = self._run(done, step, "gathering the factors")
+        self.copy = (done, *factors)
+        return factors
+
+    def loss(self, done: int) -> float:
         """The objective as ``ALS`` computes it: the data terms of every user block (summed in
-        block order) plus the regularization of both sides."""
-        starts, blocks = self.layout.user_starts, self.layout.user_blocks
-        users = [user_factors[a:b] for a, b in zip(starts[:-1], starts[1:])]
+        block order) plus the regularization of both sides (summed over all rows in order)."""
+        def step():
+            data = [self.client.submit(_block_loss, block, rows, self._whole("item", worker),
+                                       self.options, self.params, pure=False)
+                    for block, worker, rows in zip(self.layout.user_blocks,
+                                                   self.holders["user"], self.rows["user"])]
+            terms = {side: [self.client.submit(_block_regularization, block, rows, self.params,
+                                               pure=False)
+                            for block, rows in zip(self._blocks(side), self.rows[side])]
+                     for side in ("user", "item")}
+            return self.client.gather((data, terms))
 
-        def run():
-            items = self.client.scatter(item_factors, broadcast=True, hash=False)
-            parts = [self.client.submit(_block_loss, block, rows, items, self.options,
-                                        self.params, pure=False)
-                     for block, rows in zip(blocks, self._near_blocks(blocks, users))]
-            return self.client.gather(parts)
-
-        total = float(np.sum(self._attempts(run, "the loss")))
-        for side, factors in (("user", user_factors), ("item", item_factors)):
-            lengths = np.concatenate(self.lengths[side]).astype(np.float64)
-            weights = row_regularization(self.params["regularization"],
-                                         self.params["regularization_exponent"], lengths)
-            total += float(np.sum(weights * np.einsum("ij,ij->i", factors, factors,
-                                                      dtype=np.float64)))
+        data, terms = self._run(done, step, "the loss")
+        total = float(np.sum(data))
+        for side in ("user", "item"):
+            total += float(np.sum(np.concatenate(terms[side])))
         return total
 
 
@@ -282,6 +361,17 @@ def _solve_block(block, fixed, gram, current, first: int, extra: int, options: d
         raise NumericalError(re.sub(r"row (\d+)", lambda m: f"row {int(m[1]) + first}",
                                     str(error), count=1)) from None
     return solved[:rows]
+
+
+def _gram(fixed, params: dict):
+    return get_backend(params["backend"]).gram(fixed, num_threads=worker_threads())
+
+
+def _block_regularization(block, rows, params: dict) -> np.ndarray:
+    """Each row's regularization term in float64, as ``ALS`` weighs it."""
+    weights = row_regularization(params["regularization"], params["regularization_exponent"],
+                                 np.diff(block.indptr).astype(np.float64))
+    return weights * np.einsum("ij,ij->i", rows, rows, dtype=np.float64)
 
 
 def _block_loss(block, user_factors, item_factors, options: dict, params: dict) -> float:
