@@ -208,7 +208,7 @@ class _Sweeps:
             try:
                 return run()
             except (FutureCancelledError, OSError) as error:
-                lost = sorted(workers - set(self.client.scheduler_info()["workers"]))
+                lost = sorted(workers - set(self.client.nthreads()))
                 log.warning("%s: lost worker(s) %s (%r); running it again", what,
                             ", ".join(lost) or "?", error)
         raise RuntimeError(f"{what} failed {_ATTEMPTS} times: Dask workers were lost "

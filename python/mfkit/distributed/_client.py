@@ -20,8 +20,11 @@ def resolve_client(client) -> distributed.Client:
 
 
 def worker_addresses(client: distributed.Client) -> list:
-    """The addresses of the workers connected now, sorted; ``ValueError`` when there are none."""
-    workers = sorted(client.scheduler_info()["workers"])
+    """The addresses of the workers connected now, sorted; ``ValueError`` when there are none.
+
+    Asked of the scheduler each time (``Client.nthreads``): ``Client.scheduler_info`` is a copy
+    the client refreshes in the background, and was seen empty for a moment mid-fit."""
+    workers = sorted(client.nthreads())
     if not workers:
         raise ValueError("the Dask cluster has no workers")
     return workers
