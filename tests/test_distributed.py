@@ -184,7 +184,8 @@ def test_a_half_sweep_that_loses_its_data_runs_again(client, matrix):
     """Scattered factors lost with a worker (FutureCancelledError) -> run again; a cluster that
     keeps losing them -> RuntimeError saying so."""
     layout = mfd.layout_from_matrix(matrix, client, 2, np.float64)
-    sweeps = mfd._als._Sweeps(client, layout, mfkit.ALS(dtype=np.float64)._validate_params())
+    model = mfkit.ALS(dtype=np.float64)
+    sweeps = mfd._als._AlsSweeps(client, layout, model._validate_params(), model)
     calls = []
 
     def lose(times):
