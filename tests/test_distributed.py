@@ -180,6 +180,43 @@ def test_a_killed_worker_changes_nothing(client, matrix):
     assert killed and killed[0] not in client.scheduler_info()["workers"]  # a new process
 
 
+class DieInASolve(distributed.WorkerPlugin):
+    """Kills its worker's process as the worker starts its ``nth`` block solve; once per
+    ``marker`` file (created atomically), so that one worker dies, and the restarted one does
+    not die again."""
+
+    def __init__(self, marker: str, nth: int):
+        self.marker, self.nth, self.solves = marker, nth, 0
+
+    def transition(self, key, start, finish, **kwargs):
+        if finish == "executing" and "_solve_block" in str(key):
+            self.solves += 1
+            if self.solves == self.nth:
+                try:
+                    os.close(os.open(self.marker, os.O_CREAT | os.O_EXCL))
+                except FileExistsError:
+                    return
+                os._exit(1)
+
+
+def test_a_worker_killed_inside_a_half_sweep_changes_nothing(client, matrix, tmp_path):
+    """A worker process dies as it starts a block's solve (its third: in the middle of a
+    half-sweep, other solves in flight): the iteration runs again from the client's copy on
+    the rebuilt blocks and the fit ends with the single-machine factors."""
+    marker = tmp_path / "killed"
+    client.register_plugin(DieInASolve(str(marker), nth=3), name="die-in-a-solve")
+    try:
+        before = set(client.nthreads())
+        params = dict(PARAMS, iterations=3)
+        model = mfd.fit_als(matrix, client, n_blocks=4, show_progress=False, **params)
+    finally:
+        client.unregister_worker_plugin("die-in-a-solve")
+    assert marker.exists()  # a worker did die mid-fit
+    assert_same_fit(model, mfkit.ALS(**params).fit(matrix, show_progress=False))
+    client.wait_for_workers(2, timeout=60)
+    assert set(client.nthreads()) != before  # a new worker process took the dead one's place
+
+
 def test_a_half_sweep_that_loses_its_data_runs_again(client, matrix):
     """Scattered factors lost with a worker (FutureCancelledError) -> run again; a cluster that
     keeps losing them -> RuntimeError saying so."""

@@ -36,8 +36,8 @@ def load_checkpoint(path, model_class) -> tuple:
         pattern = re.compile(_PATTERN.format(_prefix(model_class)))
         found = sorted(name for name in os.listdir(path) if pattern.fullmatch(name))
         if not found:
-            raise ValueError(f"resume_from: no checkpoint of a {model_class.__name__} fit in "
-                             f"{path!r}")
+            raise ValueError(f"resume_from: no checkpoint of an {model_class.__name__} fit "
+                             f"({_prefix(model_class)}-iteration-NNNNNN.json) in {path!r}")
         path = os.path.join(path, found[-1])
     if not path.endswith(".json") or not os.path.isfile(path):
         raise ValueError(f"resume_from must be a checkpoint directory or a checkpoint's .json "

@@ -15,7 +15,7 @@ import numpy as np
 from .._containers import CsrArrays
 from .._csr import csr_arrays, transposed
 from .._interactions import Interactions, unwrap_interactions
-from .._validation import check_dtype, check_int, check_user_items
+from .._validation import check_bool, check_dtype, check_int, check_ratings, check_user_items
 from ._client import worker_addresses
 
 
@@ -27,7 +27,9 @@ class BlockLayout:
     ``user_starts[b]:user_starts[b + 1]`` (all item columns; model dtype; canonical: sorted,
     duplicates summed, no stored zeros); ``item_blocks[b]`` likewise holds the transposed rows
     of block ``b``'s items. ``user_ids`` / ``item_ids`` are the raw ids of the rows and columns
-    (sorted, as :class:`mfkit.datasets.Interactions` keeps them), or None.
+    (sorted, as :class:`mfkit.datasets.Interactions` keeps them), or None. ``ratings``: built as
+    explicit ratings (stored zeros kept, duplicates refused, as ``ExplicitMF.fit`` reads them)
+    rather than as implicit interactions (duplicates summed, zeros dropped).
     """
 
     shape: tuple  # (n_users, n_items)
@@ -37,6 +39,7 @@ class BlockLayout:
     item_blocks: list
     user_ids: np.ndarray | None
     item_ids: np.ndarray | None
+    ratings: bool = False
 
 
 def block_starts(indptr: np.ndarray, n_blocks: int) -> np.ndarray:
@@ -72,10 +75,11 @@ def submit_blocks(client: distributed.Client, matrix: CsrArrays, starts: np.ndar
     return futures
 
 
-def layout_from_matrix(matrix, client: distributed.Client, n_blocks: int,
-                       dtype) -> BlockLayout:
+def layout_from_matrix(matrix, client: distributed.Client, n_blocks: int, dtype,
+                       ratings: bool = False) -> BlockLayout:
     """The :class:`BlockLayout` of a users × items matrix (scipy sparse, 2-D array or
-    :class:`mfkit.datasets.Interactions`), validated as a single-machine fit validates it and
+    :class:`mfkit.datasets.Interactions`), validated as a single-machine fit validates it
+    (``ratings``: as ``ExplicitMF.fit`` validates explicit ratings, else as ``ALS.fit``) and
     transposed once on the client; then each block is sent to a worker in its own task."""
     if not isinstance(matrix, Interactions) and not hasattr(matrix, "shape"):
         raise TypeError("interactions must be a scipy.sparse matrix, an mfkit.datasets."
@@ -83,11 +87,13 @@ def layout_from_matrix(matrix, client: distributed.Client, n_blocks: int,
     n_blocks = check_int(n_blocks, "n_blocks", 1)
     dtype = check_dtype(dtype)
     matrix, (user_ids, item_ids) = unwrap_interactions(matrix)
-    by_user = csr_arrays(check_user_items(matrix, dtype, name="interactions"))
+    ratings = check_bool(ratings, "ratings")
+    check = check_ratings if ratings else check_user_items
+    by_user = csr_arrays(check(matrix, dtype, name="ratings" if ratings else "interactions"))
     by_item = transposed(by_user)
     user_starts = block_starts(by_user.indptr, n_blocks)
     item_starts = block_starts(by_item.indptr, n_blocks)
     return BlockLayout(shape=by_user.shape, user_starts=user_starts, item_starts=item_starts,
                        user_blocks=submit_blocks(client, by_user, user_starts, "user"),
                        item_blocks=submit_blocks(client, by_item, item_starts, "item"),
-                       user_ids=user_ids, item_ids=item_ids)
+                       user_ids=user_ids, item_ids=item_ids, ratings=ratings)

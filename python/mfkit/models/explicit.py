@@ -12,6 +12,7 @@ from numpy.typing import ArrayLike
 from .._base import Recommender, Step, get_backend
 from .._containers import CsrArrays, RatingBlocks
 from .._csr import csr_arrays, transposed
+from .._exact_sum import exact_mean
 from .._init_factors import normal_factors
 from .._params import BACKEND, THREADS, Boolean, DType, Integer, Options, RandomState, Real
 from .._threads import resolve_num_threads
@@ -136,7 +137,9 @@ class ExplicitMF(Recommender):
     item_bias : ndarray (n_items,)
         ``b_u`` and ``b_i`` (zeros when ``biased=False``).
     global_mean : float
-        ``μ``, the mean training rating (used for unknown users and items even when unbiased).
+        ``μ``, the mean training rating, correctly rounded (an exact sum: the same number
+        whatever the order, so a fit by blocks on a cluster gets it too); used for unknown
+        users and items even when unbiased.
     rating_range : ndarray (2,)
         Smallest and largest training rating: :meth:`predict` clips to it by default.
     loss_history : list of float
@@ -240,7 +243,7 @@ class ExplicitMF(Recommender):
         state = SimpleNamespace(
             rng=rng, params=params, backend=get_backend(params["backend"]),
             threads=resolve_num_threads(params["num_threads"]),
-            global_mean=float(values.mean()), rating_range=np.array([values.min(), values.max()]),
+            global_mean=exact_mean(values), rating_range=np.array([values.min(), values.max()]),
             user_bias=np.zeros(n_users, dtype=dtype), item_bias=np.zeros(n_items, dtype=dtype),
             loss_history=[], largest=largest)
         state.common = dict(global_mean=state.global_mean, regularization=params["regularization"],
