@@ -91,6 +91,23 @@ def test_raw_ids_serve_and_checkpoints_resume(client, ratings, tmp_path):
         mfd.fit_als(ratings, client, resume_from=tmp_path)
 
 
+def test_recommend_all_equals_recommend(client, ratings, tmp_path):
+    """Every user's top 5 from the workers: ExplicitMF's own ranking (biases added), the rated
+    items left out, the stored 0 rating among them."""
+    pq = pytest.importorskip("pyarrow.parquet")
+    model = mfd.fit_explicit_als(ratings, client, show_progress=False, **PARAMS)
+    mfd.recommend_all(model, ratings, N=5, client=client, path=tmp_path, n_blocks=3)
+    table = pq.read_table(tmp_path).to_pandas().sort_values(["user", "rank"], kind="stable")
+    ids, scores = model.recommend(np.arange(ratings.shape[0]), ratings, N=5)
+    found = ids >= 0
+    np.testing.assert_array_equal(table["item"], ids[found])
+    np.testing.assert_array_equal(table["score"], scores[found])
+    zero_user = int(np.searchsorted(ratings.indptr, 0, side="right")) - 1
+    zero_item = ratings.indices[0]
+    assert ratings.data[0] == 0 and ratings[zero_user, zero_item] == 0
+    assert zero_item not in table[table["user"] == zero_user]["item"].tolist()
+
+
 def test_a_singular_system_names_the_row_of_the_whole_matrix(client):
     """λ = 0 and item 3 (in the last item block) rated by users whose factors span 2 of 3
     dimensions: the error names the iteration, the item's row in the whole matrix and the

@@ -14,8 +14,10 @@ import scipy.sparse as sp
 
 from .._base import Recommender
 from .._validation import check_bool, check_int
+from ..models.explicit import ExplicitMF
 from ._client import resolve_client, worker_threads
 from ._inputs import as_layout
+from ._layout import BlockLayout
 
 
 def recommend_all(model: Recommender, interactions, N: int = 10,
@@ -28,7 +30,8 @@ def recommend_all(model: Recommender, interactions, N: int = 10,
     ----------
     model : a fitted mfkit model
     interactions : BlockLayout, scipy.sparse matrix or mfkit.datasets.Interactions
-        The users × items interactions the model was fitted on (the items to filter out).
+        The users × items interactions (ratings, for an ExplicitMF) the model was fitted on:
+        the items to filter out.
     N : int
     client : distributed.Client, optional
     path : str
@@ -51,7 +54,10 @@ def recommend_all(model: Recommender, interactions, N: int = 10,
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a directory path or URI, got {type(path).__name__}")
     client = resolve_client(client)
-    layout = as_layout(interactions, client, n_blocks, model.item_factors.dtype)
+    # Explicit ratings keep their stored zeros (a 0-star rating is still a rated item).
+    ratings = interactions.ratings if isinstance(interactions, BlockLayout) else \
+        isinstance(model, ExplicitMF)
+    layout = as_layout(interactions, client, n_blocks, model.item_factors.dtype, ratings)
     shape = (len(model.user_factors), len(model.item_factors))
     if tuple(layout.shape) != shape:
         raise ValueError(f"interactions have shape {tuple(layout.shape)}, the model was fitted "
