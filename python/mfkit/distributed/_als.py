@@ -2,10 +2,10 @@
 
 Each block's rows stay on the worker that solves them between half-sweeps (:mod:`._sweeps`).
 Per half-sweep every worker stacks the fixed factors from their blocks' rows (fetching those it
-lacks from the other workers); one computes their gram YᵀY with the same kernel as
-:class:`mfkit.ALS` (over all rows, in order; a tree of partial grams would round otherwise) and
-ships it to the others, and each block of rows is solved by ``als_solve_rows``, warm-started from
-its current rows.
+lacks from the other workers) and computes their gram YᵀY with the same kernel as
+:class:`mfkit.ALS` (over all rows, in order; a tree of partial grams would round otherwise), and
+each block of rows is solved by ``als_solve_rows`` on its worker, warm-started from its current
+rows.
 """
 from __future__ import annotations
 
@@ -113,7 +113,7 @@ class _AlsSweeps(BlockSweeps):
         k, rows = params["factors"], layout.shape
         log.info("ALS on Dask: %d user and %d item blocks; per half-sweep each worker stacks "
                  "the fixed factors whole (%.1f MB of users, %.1f MB of items) from the blocks' "
-                 "rows and one computes their gram", len(layout.user_blocks),
+                 "rows and computes their gram", len(layout.user_blocks),
                  len(layout.item_blocks),
                  rows[0] * k * np.dtype(params["dtype"]).itemsize / 1e6,
                  rows[1] * k * np.dtype(params["dtype"]).itemsize / 1e6)
@@ -131,12 +131,14 @@ class _AlsSweeps(BlockSweeps):
     def _half_sweep(self, side: str) -> None:
         """Solve the ``side`` blocks with the other side's factors held constant."""
         other, holders = other_side(side), self.holders[side]
-        # The gram of one worker's stack (all rows, in order, as ALS computes it) goes to all.
-        gram = self.client.submit(_gram, self._whole(other, holders[0]), self.params,
-                                  pure=False)
+        # Every worker computes the gram of its own stack (all rows, in order, as ALS computes
+        # it: the same bits everywhere), at the same time, rather than wait for one worker's.
+        grams = {worker: self.client.submit(_gram, self._whole(other, worker), self.params,
+                                            pure=False, **self._pin(worker))
+                 for worker in dict.fromkeys(holders)}
         self._solved(side, [
-            self.client.submit(_solve_block, block, self._whole(other, worker), gram, rows,
-                               first, extra, self.options, self.params, pure=False,
+            self.client.submit(_solve_block, block, self._whole(other, worker), grams[worker],
+                               rows, first, extra, self.options, self.params, pure=False,
                                **self._pin(worker))
             for block, worker, rows, first, extra in zip(
                 self._blocks(side), holders, self.rows[side], self._starts(side),
