@@ -131,6 +131,24 @@ def test_layout_is_reused_and_callback_sees_every_iteration(client, matrix):
     assert [c[2] for c in calls] == model.loss_history
 
 
+def test_a_callback_sees_the_model_so_far_and_stops_the_fit(client, matrix):
+    """on_iteration callbacks work as with ALS.fit: the model so far (gathered) equals the
+    shorter single-machine fit, and returning True stops the fit there."""
+    seen = []
+
+    class StopAfterTwo:
+        def on_iteration(self, progress):
+            seen.append(progress.model.user_factors.copy())
+            return progress.iteration == 1
+
+    model = mfd.fit_als(matrix, client, n_blocks=3, callback=StopAfterTwo(),
+                        show_progress=False, **dict(PARAMS, iterations=5))
+    shorter = mfkit.ALS(**dict(PARAMS, iterations=2)).fit(matrix, show_progress=False)
+    assert_same_fit(model, shorter)
+    assert len(seen) == 2
+    np.testing.assert_array_equal(seen[1], shorter.user_factors)
+
+
 def test_checkpoint_and_resume_equal_an_uninterrupted_fit(client, matrix, tmp_path):
     params = dict(PARAMS, iterations=4)
     whole = mfd.fit_als(matrix, client, checkpoint_dir=tmp_path, checkpoint_every=3,

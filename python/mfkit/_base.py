@@ -13,6 +13,8 @@ those. ``docs/architecture.md`` shows how to add a model.
 """
 from __future__ import annotations
 
+import copy
+import functools
 import inspect
 import time
 from typing import Any, NamedTuple
@@ -21,6 +23,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from . import _cpp, _ranking, _registry, reference
+from ._fit_events import check_callback, notify
 from ._interactions import (
     as_raw_ids,
     history_row,
@@ -36,7 +39,6 @@ from ._typing import Callback, Data, History, Ids, PathLike, Ranked, RawId, Rows
 from ._validation import (
     all_finite,
     check_bool,
-    check_callback,
     check_ids,
     check_int,
     check_random_state,
@@ -169,7 +171,9 @@ class Recommender:
         """Validate, prepare, iterate with progress bar, timing and callback, set fitted state.
 
         ``callback(iteration, elapsed_seconds, value)`` follows every iteration with the 0-based
-        iteration, the seconds :meth:`_iterate` took and :attr:`Step.value`.
+        iteration, the seconds :meth:`_iterate` took and :attr:`Step.value`; a callback object's
+        ``on_iteration(progress)`` gets them with the model so far, and stops the fit early by
+        returning True (:mod:`mfkit._fit_events`).
         """
         params = self._validate_params()
         check_callback(callback)
@@ -191,9 +195,9 @@ class Recommender:
                 step = self._after_iteration(state, iteration)
                 done = iteration + 1
                 bar.update(**(step.postfix or {}))
-                if callback is not None:
-                    callback(iteration, elapsed, step.value)
-                if step.stop:
+                stop = notify(callback, iteration, elapsed, step.value,
+                              functools.partial(self._snapshot, state, done, params, raw_ids))
+                if step.stop or stop:
                     bar.stop_early()
                     break
         finally:
@@ -204,6 +208,17 @@ class Recommender:
             setattr(self, name, value)
         self.user_ids, self.item_ids = raw_ids
         self._params = params
+
+    def _snapshot(self, state, done: int, params: dict, raw_ids: tuple) -> Recommender:
+        """A fitted copy of the model after ``done`` iterations of the fit ``state`` (for
+        callbacks: the copy shares the fit's arrays where ``_finish`` hands them over)."""
+        snapshot = copy.copy(self)
+        snapshot.__dict__.pop("_cache", None)
+        snapshot.__dict__.update({name: list(value) if isinstance(value, list) else value
+                                  for name, value in self._finish(state, done).items()})
+        snapshot.user_ids, snapshot.item_ids = raw_ids
+        snapshot._params = params
+        return snapshot
 
     def _progress_label(self, params: dict) -> str:
         return type(self).__name__

@@ -88,12 +88,6 @@ def check_random_state(random_state) -> np.random.Generator:
     )
 
 
-def check_callback(callback, name: str = "callback"):
-    if callback is not None and not callable(callback):
-        raise TypeError(f"{name} must be callable or None")
-    return callback
-
-
 def _as_csr(matrix, name: str):
     """A sparse matrix as CSR: CSR as it is, any other format converted once with a warning
     (pointing at the code that called ``fit``)."""

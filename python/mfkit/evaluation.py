@@ -21,6 +21,7 @@ candidates.
 """
 from __future__ import annotations
 
+import re
 import time
 
 import numpy as np
@@ -35,12 +36,14 @@ from .splits import leave_k_out_split, time_split, train_test_split
 
 # Column order of the per-user kernel output (mfkit/metrics.hpp) and keys of ranking_metrics.
 METRICS = ("precision", "recall", "map", "ndcg", "hit_rate", "mrr", "auc")
+# The metrics at a cut-off K, named "name@K" by tuning and callbacks (AUC has no K).
+RANKING_METRICS = ("ndcg", "recall", "precision", "map", "hit_rate", "mrr")
 
 __all__ = [
     "METRICS", "auc", "cross_validate", "hit_rate_at_k", "leave_k_out_split", "mae", "map_at_k",
     "mrr_at_k",
-    "ndcg_at_k", "precision_at_k", "ranking_metrics", "recall_at_k", "rmse", "time_split",
-    "train_test_split",
+    "ndcg_at_k", "parse_metric", "precision_at_k", "ranking_metrics", "recall_at_k", "rmse",
+    "time_split", "train_test_split",
 ]
 
 
@@ -109,6 +112,17 @@ def _per_user_metrics(model, train, test, K, num_threads) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------- ranking metrics
+def parse_metric(metric: str) -> tuple:
+    """``"ndcg@20"`` -> ``("ndcg", 20)``: a key of :func:`ranking_metrics` and its ``K``;
+    ``ValueError`` for anything else."""
+    match = re.fullmatch(r"\s*([a-z_]+)\s*@\s*(\d+)\s*", metric.lower()) \
+        if isinstance(metric, str) else None
+    if match is None or match.group(1) not in RANKING_METRICS or int(match.group(2)) < 1:
+        raise ValueError(f"metric must be NAME@K with NAME one of {', '.join(RANKING_METRICS)} "
+                         f"and K >= 1 (e.g. 'ndcg@20'), got {metric!r}")
+    return match.group(1), int(match.group(2))
+
+
 def ranking_metrics(model, train, test, K=10, num_threads=None) -> dict:
     """All ranking metrics at ``K`` in one pass, averaged over the evaluated users.
 

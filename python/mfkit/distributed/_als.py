@@ -17,7 +17,8 @@ import distributed
 import numpy as np
 
 from .._base import get_backend
-from .._validation import check_bool, check_callback, check_int, check_random_state
+from .._fit_events import check_callback
+from .._validation import check_bool, check_int, check_random_state
 from ..exceptions import NumericalError
 from ..models.als import ALS
 from ..reference.als import row_regularization

@@ -17,8 +17,9 @@ import numpy as np
 
 from .._base import get_backend
 from .._exact_sum import exact_sum
+from .._fit_events import check_callback
 from .._init_factors import normal_factors
-from .._validation import check_bool, check_callback, check_int, check_magnitude, check_random_state
+from .._validation import check_bool, check_int, check_magnitude, check_random_state
 from ..exceptions import NumericalError
 from ..models.explicit import ExplicitMF
 from ._als import renumbered

@@ -10,6 +10,8 @@ latest checkpoint), replaying the iterations since: the result stays the same.
 """
 from __future__ import annotations
 
+import copy
+import functools
 import logging
 import time
 
@@ -18,6 +20,7 @@ import numpy as np
 from distributed.client import FutureCancelledError
 
 from .._base import get_backend
+from .._fit_events import notify
 from .._progress import progress_bar
 from .._validation import all_finite
 from ..exceptions import NumericalError
@@ -233,12 +236,24 @@ def run_fit(model, sweeps: BlockSweeps, state, first: int, *, label: str, callba
                 save_checkpoint(sweeps.fitted(model, state, iteration + 1), checkpoint_dir,
                                 iteration + 1)
             bar.update(**({} if loss is None else {"loss": loss}))
-            if callback is not None:
-                callback(iteration, elapsed, loss)
+            done = iteration + 1
+            if notify(callback, iteration, elapsed, loss,
+                      functools.partial(_snapshot, model, sweeps, state, done)):
+                bar.stop_early()
+                total = done
+                break
     finally:
         bar.close()
     state.user_rows, state.item_rows = sweeps.gather(total)
     return sweeps.fitted(model, state, total)
+
+
+def _snapshot(model, sweeps: BlockSweeps, state, done: int):
+    """A fitted copy of ``model`` after ``done`` iterations (the rows gathered), for callbacks."""
+    gathered = copy.copy(state)
+    gathered.loss_history = list(state.loss_history)
+    gathered.user_rows, gathered.item_rows = sweeps.gather(done)
+    return sweeps.fitted(copy.copy(model), gathered, done)
 
 
 # ---------------------------------------------------------------------- tasks (on the workers)
