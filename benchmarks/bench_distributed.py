@@ -39,7 +39,7 @@ from mfkit import _cpp
 from mfkit._csr import csr_arrays, transposed
 from mfkit._validation import check_user_items
 
-from common import add_data_flags, per_iteration_times, synthetic
+from common import add_data_flags, add_json_flag, per_iteration_times, synthetic, write_json
 
 
 def reset_peak(pid="self") -> None:
@@ -218,6 +218,7 @@ def main():
     parser.add_argument("--spark-extra", type=int, default=3, help="d: the 2nd fit's m + d")
     parser.add_argument("--spark-memory", default="6g", help="spark.driver.memory")
     parser.add_argument("--no-spark", action="store_true")
+    add_json_flag(parser, "distributed")
     args = parser.parse_args()
     warnings.filterwarnings("ignore", category=FutureWarning, module="pyspark")  # pandas 3
 
@@ -264,6 +265,10 @@ def main():
     else:
         print(f"distributed (2 workers) / Spark local[2]: {distributed_two / rows[-1][1]:.3f}"
               " (target <= 0.1)")
+    write_json(args.json, [dict(fit=name, seconds_per_iteration=seconds, peak_memory_mb=peak,
+                                final_loss=loss) for name, seconds, peak, loss in rows],
+               data=f"synthetic {args.users} x {args.items}, density {args.density}",
+               factors=args.factors)
 
 
 if __name__ == "__main__":

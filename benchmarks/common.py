@@ -3,6 +3,11 @@ callback that records the seconds of every fit iteration. Run the scripts from a
 (``python benchmarks/bench_als.py``): Python puts this folder on the path."""
 from __future__ import annotations
 
+import datetime
+import json
+import os
+import platform
+import sys
 import time
 from pathlib import Path
 
@@ -45,3 +50,25 @@ def per_iteration_times():
     every iteration."""
     times = []
     return times, lambda iteration, elapsed, value: times.append(elapsed)
+
+
+def add_json_flag(parser, name: str):
+    """--json PATH: also write the results there (default ``benchmarks/results/<name>.json``,
+    what ``benchmarks/plot.py`` draws from; ``--json ''`` writes nothing)."""
+    parser.add_argument("--json", default=str(Path(__file__).resolve().parent / "results"
+                                              / f"{name}.json"),
+                        help="write the results as JSON here ('' for none)")
+
+
+def write_json(path: str, rows: list, **about) -> None:
+    """The benchmark's ``rows`` (dicts) at ``path`` with the command, date and machine."""
+    if not path:
+        return
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    record = dict(command="python " + " ".join(sys.argv),
+                  date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                  machine=f"{platform.machine()}, {platform.processor() or '?'}, "
+                          f"{os.cpu_count()} cores",
+                  mfkit=mfkit.__version__, **about, rows=rows)
+    Path(path).write_text(json.dumps(record, indent=1) + "\n")
+    print(f"results written to {path}")
