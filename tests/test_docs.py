@@ -52,8 +52,12 @@ def blocks(text: str) -> list[tuple[int, str, bool]]:
     return found
 
 
+def read(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
 def runnable_pages() -> list[Path]:
-    return [path for path in pages() if any(runs for _, _, runs in blocks(path.read_text()))]
+    return [path for path in pages() if any(runs for _, _, runs in blocks(read(path)))]
 
 
 def page_id(path: Path) -> str:
@@ -70,7 +74,7 @@ def test_the_extractor_sees_python_blocks_only():
 
 @pytest.mark.parametrize("page", runnable_pages(), ids=page_id)
 def test_page_examples_run(page, tmp_path, monkeypatch):
-    text = page.read_text()
+    text = read(page)
     needs = NEEDS.search(text)
     for name in needs.group("names").split() if needs else ():
         source = DATA / name
@@ -88,13 +92,13 @@ def test_page_examples_run(page, tmp_path, monkeypatch):
 
 def test_few_blocks_are_not_run():
     skipped = [f"{page_id(page)}:{line}" for page in pages()
-               for line, _, runs in blocks(page.read_text()) if not runs]
+               for line, _, runs in blocks(read(page)) if not runs]
     assert len(skipped) <= MAX_NO_RUN, skipped
 
 
 def test_every_page_is_in_the_navigation():
     yaml = pytest.importorskip("yaml")
-    config = yaml.safe_load(MKDOCS_YML.read_text())
+    config = yaml.safe_load(read(MKDOCS_YML))
 
     def listed(entries):
         for entry in entries:
