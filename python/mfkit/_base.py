@@ -537,15 +537,17 @@ class Recommender:
         items : raw item ids, optional
             Rank only these; an id unknown to the model is a ``KeyError``.
 
-        Ids of the wrong kind (a string where the model has integer ids, ...) are a
-        ``TypeError``; a model fitted without raw ids a ``ValueError`` telling to fit on an
-        ``Interactions``.
-
         Returns
         -------
         ids, scores : ndarray
             Raw item ids (the dtype of ``item_ids``) and scores, best first; shorter than ``N``
             when fewer candidates remain.
+
+        Notes
+        -----
+        Ids of the wrong kind (a string where the model has integer ids, ...) are a
+        ``TypeError``; a model fitted without raw ids a ``ValueError`` telling to fit on an
+        ``Interactions``.
         """
         user_ids = self._raw_map("user", "recommend_raw")
         item_ids = self._raw_map("item", "recommend_raw")

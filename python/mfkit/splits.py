@@ -212,13 +212,15 @@ def time_split(ratings, timestamps=None, test_size: float = 0.2, per_user: bool 
         user's ``n_u`` interactions go to test, so every user keeps at least one training
         interaction (users with one interaction stay in train).
 
-    Ties in time are broken by position: among equal timestamps, the entry later in row-major
-    order (higher user index, then higher item index) counts as later. Deterministic.
-
     Returns
     -------
     (train, test) : CSR matrices of the input's shape and dtype, ``train + test == ratings``
         (Interactions keeping the raw ids when ``ratings`` is one, with the timestamps used).
+
+    Notes
+    -----
+    Ties in time are broken by position: among equal timestamps, the entry later in row-major
+    order (higher user index, then higher item index) counts as later. Deterministic.
     """
     test_size = check_fraction(test_size, "test_size")
     per_user = check_bool(per_user, "per_user")
