@@ -27,7 +27,7 @@ from .._threads import resolve_num_threads
 from .._validation import all_finite, check_bool, check_callback, check_int, check_random_state
 from ..exceptions import NumericalError
 from ..models.als import ALS
-from ..reference.als import row_regularization
+from ..reference.als import regularization_offset, row_regularization
 from ._checkpoint import load_checkpoint, save_checkpoint
 from ._client import resolve_client, worker_addresses, worker_threads
 from ._inputs import as_layout
@@ -41,7 +41,8 @@ _ATTEMPTS = 3
 
 # Arguments a resumed fit must share with the fit that wrote the checkpoint.
 _RESUMED_ARGUMENTS = ("factors", "regularization", "alpha", "solver", "cg_steps",
-                      "regularization_exponent", "dtype", "backend")
+                      "regularization_exponent", "dtype", "backend", "regularization_scheme",
+                      "block_size", "block_sweeps")
 
 
 def fit_als(interactions, client: distributed.Client | None = None, n_blocks: int | None = None,
@@ -187,9 +188,11 @@ class _Sweeps:
         arrays those checks read: the largest value, the longest row of each side)."""
         values = SimpleNamespace(data=np.array([largest], dtype=self.params["dtype"]))
         largest = ALS._check_confidence(values, self.params, "interactions")
+        others = {"user": self.layout.shape[1], "item": self.layout.shape[0]}
         ALS._check_row_regularization(self.params, *(
-            SimpleNamespace(indptr=np.array([0, max(int(n.max(initial=0)) for n in lengths)]))
-            for lengths in self.lengths.values()))
+            SimpleNamespace(indptr=np.array([0, max(int(n.max(initial=0)) for n in lengths)]),
+                            shape=(1, others[side]))
+            for side, lengths in self.lengths.items()))
         return largest
 
     def _blocks(self, side: str) -> tuple:
@@ -355,8 +358,8 @@ def _solve_block(block, fixed, gram, current, first: int, extra: int, options: d
     block, solved = padded(block, np.array(current), extra)
     try:
         get_backend(params["backend"]).als_solve_rows(
-            block, fixed, gram, solved, solver=params["solver"], cg_steps=params["cg_steps"],
-            num_threads=worker_threads(), **options)
+            block, fixed, gram, solved, num_threads=worker_threads(), **options,
+            **ALS._solver_options(params))
     except NumericalError as error:  # the kernel counts the rows from the block's first
         raise NumericalError(re.sub(r"row (\d+)", lambda m: f"row {int(m[1]) + first}",
                                     str(error), count=1)) from None
@@ -369,8 +372,10 @@ def _gram(fixed, params: dict):
 
 def _block_regularization(block, rows, params: dict) -> np.ndarray:
     """Each row's regularization term in float64, as ``ALS`` weighs it."""
+    offset = regularization_offset(params["regularization_scheme"], params["alpha"],
+                                   block.shape[1])
     weights = row_regularization(params["regularization"], params["regularization_exponent"],
-                                 np.diff(block.indptr).astype(np.float64))
+                                 np.diff(block.indptr).astype(np.float64), offset)
     return weights * np.einsum("ij,ij->i", rows, rows, dtype=np.float64)
 
 
