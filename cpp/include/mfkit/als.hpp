@@ -23,7 +23,7 @@
 // The block solver is iALS++'s subspace descent (Rendle et al., "iALS++: Speeding up Matrix
 // Factorization with Subspace Optimization", 2021): for each block B of b consecutive coordinates
 // in turn, x_B becomes the exact minimizer of the row's objective with the others fixed,
-//   (A)_BB x_B = b_B - (A)_{B,¬B} x_¬B,
+//   A_BB x_B = b_B - A_{B,¬B} x_¬B,
 // A's row term applied through the predictions y_iᵀx of the row's items, kept up to date.
 // Per sweep O(n_u k b + k² + k b²) instead of Cholesky's O(n_u k² + k³); b = k is the exact solve.
 #pragma once
@@ -186,45 +186,70 @@ void solve_row_cholesky(const T* G, int k, T lambda, const RowEntries<T>& e, Wor
   std::copy(ws.b.begin(), ws.b.end(), x);
 }
 
-// iALS++ subspace descent of one row, warm-started from x (see the top of this file). With one
-// block (b = k) every step is that of solve_row_cholesky, so the result is the exact solve.
+// iALS++ subspace descent of the m rows of a block, warm-started from X (see the top of this
+// file). Each block step is the exact minimization over x_B in residual form,
+//   x_B += A_BB⁻¹ (b - A x)_B,   (b - A x)_B = Σ_i (c_i p_i - (c_i - 1) y_iᵀx) y_iB - (YᵀY x)_B - λ
+//   x_B,
+// with y_iᵀx and YᵀY x kept up to date as x_B changes: O(n_u b + k b) per block instead of
+// recomputing them, O(n_u k + k²). The m rows go through the blocks in lockstep, so that YᵀY X
+// and its updates run as panel products for all of them (each row's sums in the same order
+// whatever m is: the result does not depend on the rows around it).
 template <class T>
-void solve_row_block(const T* G, int k, T lambda, const RowEntries<T>& e, int block_size,
-                     int sweeps, Workspace<T>& ws, T* x, int64_t row) {
-  const int n = e.n;
-  ws.s.resize(n);
-  ws.t.resize(n);
-  ws.yb.resize(n);
-  for (int i = 0; i < n; ++i) ws.s[i] = dot(e.y[i], x, k);
+void solve_block_subspace(const T* G, int k, const T* lambda, int m, int block_size, int sweeps,
+                          Workspace<T>& ws, T* X, int64_t first_row) {
+  int offset[kBlockRows + 1] = {};  // each row's entries in s and yb
+  for (int j = 0; j < m; ++j) offset[j + 1] = offset[j] + ws.entries.row(j).n;
+  ws.s.resize(offset[m]);
+  ws.yb.resize(offset[m]);
+  T* GX = ws.R.data();       // m x k: YᵀY x of every row
+  T* update = ws.AP.data();  // m x k: YᵀY's change, Δ_B (YᵀY)_{B,:}
+  T* steps = ws.P.data();    // m x b: the block's steps Δ_B (0 for empty rows)
+  symmetric_matmul_rows(G, X, GX, k, m);
+  for (int j = 0; j < m; ++j) {
+    const RowEntries<T> e = ws.entries.row(j);
+    T* x = X + static_cast<int64_t>(j) * k;
+    if (e.n == 0) std::fill(x, x + k, T(0));  // b = 0: the exact solution is 0
+    for (int i = 0; i < e.n; ++i) ws.s[offset[j] + i] = dot(e.y[i], x, k);  // y_iᵀx
+  }
   T* A = ws.A.data();
-  T* rhs = ws.b.data();
   for (int sweep = 0; sweep < sweeps; ++sweep) {
     for (int first = 0; first < k; first += block_size) {
       const int b = std::min(block_size, k - first);
-      const int rest = first + b;  // the coordinates after the block start here
-      T* xb = x + first;
-      // A_BB = (YᵀY)_BB + λI + Σ_i (c_i - 1) y_iB y_iBᵀ (upper triangle)
-      for (int a = 0; a < b; ++a) {
-        const T* g = G + static_cast<int64_t>(first + a) * k;
-        std::copy(g + first, g + rest, A + static_cast<int64_t>(a) * b);
-        A[static_cast<int64_t>(a) * b + a] += lambda;
-        // -(YᵀY)_{B,¬B} x_¬B
-        rhs[a] = -(dot(g, x, first) + dot(g + rest, x + rest, k - rest));
+      for (int j = 0; j < m; ++j) {
+        const RowEntries<T> e = ws.entries.row(j);
+        T* step = steps + static_cast<int64_t>(j) * b;
+        if (e.n == 0) {
+          std::fill(step, step + b, T(0));
+          continue;
+        }
+        T* x = X + static_cast<int64_t>(j) * k;
+        const T* gx = GX + static_cast<int64_t>(j) * k;
+        T* s = ws.s.data() + offset[j];
+        const T** yb = ws.yb.data() + offset[j];
+        // A_BB = (YᵀY)_BB + λI + Σ_i (c_i - 1) y_iB y_iBᵀ (upper triangle); step = (b - A x)_B
+        for (int a = 0; a < b; ++a) {
+          const T* g = G + static_cast<int64_t>(first + a) * k;
+          std::copy(g + first, g + first + b, A + static_cast<int64_t>(a) * b);
+          A[static_cast<int64_t>(a) * b + a] += lambda[j];
+          step[a] = -gx[first + a] - lambda[j] * x[first + a];
+        }
+        for (int i = 0; i < e.n; ++i) {
+          yb[i] = e.y[i] + first;
+          axpy(e.cp[i] - e.cm1[i] * s[i], yb[i], step, b);
+        }
+        add_weighted_outer_products(A, b, yb, e.cm1, e.n);
+        if (!cholesky_upper(A, b))
+          throw NumericalError(
+              "ALS: the system for row " + std::to_string(first_row + j) +
+              " is not positive definite (numerically singular); increase regularization");
+        cholesky_solve_upper(A, step, b);
+        axpy(T(1), step, x + first, b);
+        for (int i = 0; i < e.n; ++i) s[i] += dot(yb[i], step, b);
       }
-      for (int i = 0; i < n; ++i) ws.yb[i] = e.y[i] + first;
-      add_weighted_outer_products(A, b, ws.yb.data(), e.cm1, n);
-      // + Σ_i (c_i p_i - (c_i - 1) t_i) y_iB with t_i = y_iᵀx - y_iBᵀx_B
-      for (int i = 0; i < n; ++i) {
-        ws.t[i] = ws.s[i] - dot(ws.yb[i], xb, b);
-        axpy(e.cp[i] - e.cm1[i] * ws.t[i], ws.yb[i], rhs, b);
-      }
-      if (!cholesky_upper(A, b))
-        throw NumericalError(
-            "ALS: the system for row " + std::to_string(row) +
-            " is not positive definite (numerically singular); increase regularization");
-      cholesky_solve_upper(A, rhs, b);
-      std::copy(rhs, rhs + b, xb);
-      for (int i = 0; i < n; ++i) ws.s[i] = ws.t[i] + dot(ws.yb[i], xb, b);
+      // YᵀY X += Δ_B (YᵀY)_{B,:} for the m rows at once
+      matmul_detail::panel_matmul(steps, b, G + static_cast<int64_t>(first) * k, k, update, k, m, b,
+                                  k);
+      for (int64_t v = 0; v < static_cast<int64_t>(m) * k; ++v) GX[v] += update[v];
     }
   }
 }
@@ -411,14 +436,16 @@ void als_solve_rows(const CsrView<T>& R, const DenseView<const T>& Y, const T* G
             detail::solve_block_cg(G, k, lambda, m, opt.cg_steps, ws, X.row(first));
             return;
           }
+          if (opt.solver == AlsSolver::Block) {
+            detail::solve_block_subspace(G, k, lambda, m, std::min(opt.block_size, k),
+                                         opt.block_sweeps, ws, X.row(first), first);
+            return;
+          }
           for (int j = 0; j < m; ++j) {
             const detail::RowEntries<T> e = ws.entries.row(j);
             T* x = X.row(first + j);
             if (e.n == 0)
               std::fill(x, x + k, T(0));  // b = 0: the exact solution is 0
-            else if (opt.solver == AlsSolver::Block)
-              detail::solve_row_block(G, k, lambda[j], e, std::min(opt.block_size, k),
-                                      opt.block_sweeps, ws, x, first + j);
             else if (!(e.w && e.n < k && detail::solve_row_woodbury(k, e, ws, x)))
               detail::solve_row_cholesky(G, k, lambda[j], e, ws, x, first + j);
           }

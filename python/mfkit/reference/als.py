@@ -114,29 +114,27 @@ def _block_descent(YtY, lam, Yu, c, cp, x, block_size, sweeps, row):
     """iALS++'s subspace descent (Rendle et al., "iALS++", 2021), warm-started at x.
 
     For each block B of consecutive coordinates in turn (the last one shorter when b does not
-    divide k), x_B becomes the exact minimizer with the other coordinates fixed:
-        A_BB x_B = b_B − A_{B,¬B} x_¬B,   A_BB = (YᵀY)_BB + Y_BᵀD Y_B + λI   (D = C_u − I)
-    where the row's term of A_{B,¬B} x_¬B uses t = Y_u x − Y_B x_B, the predictions of its items
-    without the block (kept up to date from block to block: O(n·b) per block, never O(n·k)).
+    divide k), x_B becomes the exact minimizer with the other coordinates fixed, in residual form:
+        x_B += A_BB⁻¹ (b − A x)_B,   A_BB = (YᵀY)_BB + Y_BᵀD Y_B + λI   (D = C_u − I)
+    with the predictions s = Y_u x of the row's items kept up to date (O(n·b) per block).
     """
     k = len(x)
-    s = Yu @ x  # predictions y_iᵀx of the row's items
+    s = Yu @ x
     d = c - 1
     for _ in range(sweeps):
         for first in range(0, k, block_size):
             block = slice(first, min(first + block_size, k))
-            others = np.r_[0:first, block.stop:k]
             YB = Yu[:, block]
-            t = s - YB @ x[block]
             A = YtY[block, block] + YB.T @ (d[:, None] * YB) + lam * np.eye(YB.shape[1],
                                                                           dtype=x.dtype)
-            rhs = YB.T @ (cp - d * t) - YtY[block][:, others] @ x[others]
+            residual = YB.T @ (cp - d * s) - YtY[block] @ x - lam * x[block]
             try:
-                x[block] = np.linalg.solve(A, rhs)
+                step = np.linalg.solve(A, residual)
             except np.linalg.LinAlgError:
                 raise NumericalError(f"ALS: the system for row {row} is singular; "
                                      "increase regularization") from None
-            s = t + YB @ x[block]
+            x[block] += step
+            s += YB @ step
     return x
 
 
