@@ -17,8 +17,11 @@ solver at each ``--block-sizes``) on the same fit, alternating them within every
 per iteration, the training loss after every iteration, and the loss each reaches within the time
 CG takes for all ``--iterations`` (equal time)::
 
-    python benchmarks/bench_als.py --compare-solvers --users 4000 --items 2000 --density 0.005 \
+    python benchmarks/bench_als.py --compare-solvers --users 3000 --items 1500 --density 0.005 \
         --factors 128 256 512 1024 --block-sizes 32 128 --iterations 4 --repeats 2
+
+(add ``--regularization-exponent 1 --regularization-scheme frequency`` for Rendle et al.'s
+setting, in which Cholesky loses the Woodbury shortcut: per-row λ).
 """
 from __future__ import annotations
 
@@ -63,6 +66,8 @@ def fit_solver(data, args, factors, solver, block_size):
     model = mfkit.ALS(factors=factors, solver=solver, block_size=block_size or 32,
                       iterations=args.iterations, regularization=args.regularization,
                       alpha=args.alpha, num_threads=args.threads, random_state=args.seed,
+                      regularization_exponent=args.regularization_exponent,
+                      regularization_scheme=args.regularization_scheme,
                       calculate_training_loss=True)
     model.fit(data, callback=callback, show_progress=False)  # times exclude the loss
     return times, model.loss_history
@@ -104,6 +109,10 @@ def main():
     parser.add_argument("--compare-solvers", action="store_true",
                         help="mfkit's CG, Cholesky and block solvers instead of implicit")
     parser.add_argument("--block-sizes", type=int, nargs="+", default=[32, 128])
+    parser.add_argument("--regularization-exponent", type=float, default=0.0,
+                        help="ν (--compare-solvers only; ν > 0 takes Cholesky off Woodbury)")
+    parser.add_argument("--regularization-scheme", default="count",
+                        choices=["count", "frequency"], help="--compare-solvers only")
     args = parser.parse_args()
 
     from threadpoolctl import threadpool_limits
@@ -113,6 +122,8 @@ def main():
           f"iterations={args.iterations}, regularization={args.regularization}, "
           f"alpha={args.alpha}, mfkit {mfkit.__version__}, OpenMP={mfkit._core.has_openmp}")
     if args.compare_solvers:
+        print(f"regularization_exponent={args.regularization_exponent}, "
+              f"regularization_scheme={args.regularization_scheme}")
         with threadpool_limits(1, "blas"):
             compare_solvers(data, args)
         return
