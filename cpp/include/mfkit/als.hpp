@@ -23,7 +23,7 @@
 // The block solver is iALS++'s subspace descent (Rendle et al., "iALS++: Speeding up Matrix
 // Factorization with Subspace Optimization", 2021): for each block B of b consecutive coordinates
 // in turn, x_B becomes the exact minimizer of the row's objective with the others fixed,
-//   A_BB x_B = b_B - A_{B,¬B} x_¬B,
+//   A_BB x_B = b_B - A_{B,¬B} x_¬B   (solved in residual form, see solve_block_subspace),
 // A's row term applied through the predictions y_iᵀx of the row's items, kept up to date.
 // Per sweep O(n_u k b + k² + k b²) instead of Cholesky's O(n_u k² + k³); b = k is the exact solve.
 #pragma once
@@ -164,7 +164,7 @@ struct Workspace {
   std::vector<T> A, b;       // direct solve
   std::vector<T> S, z;       // Woodbury system (n_u x n_u) and right-hand side
   std::vector<T> R, P, AP;   // CG residuals, directions and A·directions of a block
-  std::vector<T> s, t;       // block solver: predictions y_iᵀx, and those without the block
+  std::vector<T> s;          // block solver: the predictions y_iᵀx of the rows' items
   std::vector<const T*> yb;  // block solver: the block's part of each factor row
 };
 
@@ -188,8 +188,8 @@ void solve_row_cholesky(const T* G, int k, T lambda, const RowEntries<T>& e, Wor
 
 // iALS++ subspace descent of the m rows of a block, warm-started from X (see the top of this
 // file). Each block step is the exact minimization over x_B in residual form,
-//   x_B += A_BB⁻¹ (b - A x)_B,   (b - A x)_B = Σ_i (c_i p_i - (c_i - 1) y_iᵀx) y_iB - (YᵀY x)_B - λ
-//   x_B,
+//   x_B += A_BB⁻¹ (b - A x)_B,
+//   (b - A x)_B = Σ_i (c_i p_i - (c_i - 1) y_iᵀx) y_iB - (YᵀY x)_B - λ x_B,
 // with y_iᵀx and YᵀY x kept up to date as x_B changes: O(n_u b + k b) per block instead of
 // recomputing them, O(n_u k + k²). The m rows go through the blocks in lockstep, so that YᵀY X
 // and its updates run as panel products for all of them (each row's sums in the same order
