@@ -159,7 +159,10 @@ def test_default_parameters_are_documented_values():
     params = mfkit.ALS().get_params()
     assert set(params) == {"factors", "regularization", "alpha", "iterations", "solver",
                            "cg_steps", "regularization_exponent", "dtype", "random_state",
-                           "num_threads", "backend", "calculate_training_loss"}
+                           "num_threads", "backend", "calculate_training_loss",
+                           "regularization_scheme", "block_size", "block_sweeps"}
+    assert (params["regularization_scheme"], params["block_size"], params["block_sweeps"]) == \
+        ("count", 32, 1)
 
 
 def test_loss_before_fit_raises_not_fitted(small_matrix):

@@ -61,6 +61,8 @@ ALS_BAD = [
     bad("regularization", "0.1", TypeError), bad("alpha", None, TypeError),
     bad("random_state", "x", TypeError), bad("random_state", 1.5, TypeError),
     bad("calculate_training_loss", 1, TypeError), bad("dtype", "not-a-dtype", TypeError),
+    bad("block_size", 0), bad("block_sweeps", 0), bad("block_size", 2.5, TypeError),
+    bad("regularization_scheme", "foo"), bad("regularization_scheme", "frequency", alpha=0.0),
 ]
 BPR_BAD = [
     bad("factors", 0), bad("iterations", 0), bad("learning_rate", 0.0),
@@ -111,9 +113,13 @@ class Spec:
     sums_duplicates: bool = True  # False: two stored entries for one cell raise ValueError
     folds_in_items: bool = True  # False: partial_fit_items / recalculate_item not supported
     score_offset: Callable = field(default=lambda model, users: np.zeros(len(users)))
+    variant: str = ""  # tells apart two specs of one class in the test ids
 
     def __str__(self):
         return self.cls.__name__
+
+    def id(self):
+        return f"{self}-{self.variant}" if self.variant else str(self)
 
     def make(self, **params):
         return self.cls(**{**self.params, **params})
@@ -126,6 +132,10 @@ ONE_THREAD = dict(random_state=0, num_threads=1, dtype=np.float64)
 MODELS = [
     Spec(mfkit.ALS, dict(factors=4, iterations=3, calculate_training_loss=True, **ONE_THREAD),
          implicit_data, ALS_BAD),
+    Spec(mfkit.ALS, dict(factors=4, iterations=3, calculate_training_loss=True, solver="block",
+                         block_size=3, regularization_exponent=0.5,
+                         regularization_scheme="frequency", **ONE_THREAD),
+         implicit_data, [], variant="block"),  # iALS++, frequency-scaled λ (Rendle et al. 2022)
     Spec(mfkit.BPR, dict(factors=4, iterations=20, **ONE_THREAD), implicit_data, BPR_BAD,
          folds_in_items=False),
     Spec(mfkit.ExplicitMF, dict(factors=4, iterations=10, **ONE_THREAD), ratings_data,
@@ -138,7 +148,7 @@ BAD_PARAMS = [pytest.param(spec, *row, id=f"{spec}-" + ",".join(f"{name}={value!
               for spec in MODELS for row in spec.bad_params]
 
 
-@pytest.fixture(scope="module", params=MODELS, ids=str)
+@pytest.fixture(scope="module", params=MODELS, ids=Spec.id)
 def spec(request):
     return request.param
 

@@ -64,7 +64,7 @@ def assert_same_fit(distributed_model, single):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("solver", ["cg", "cholesky"])
+@pytest.mark.parametrize("solver", ["cg", "cholesky", "block"])
 def test_half_sweep_is_gram_then_solve_rows(matrix, solver, dtype):
     """What the distributed fit relies on: the single-machine half-sweep is the gram followed by
     the row solve, bit for bit, and the rows solved by blocks equal the rows solved at once."""
@@ -90,6 +90,16 @@ def test_fit_equals_single_machine(client, matrix, solver, dtype, n_blocks):
     single = mfkit.ALS(**params).fit(matrix, show_progress=False)
     assert_same_fit(mfd.fit_als(matrix, client, n_blocks=n_blocks, show_progress=False,
                                 **params), single)
+
+
+def test_block_solver_and_frequency_scheme_equal_single_machine(client, matrix):
+    """iALS++'s block solver and Rendle et al.'s frequency-scaled regularization reach the
+    workers' row solves and the distributed loss (the latter's offset N/alpha per side)."""
+    params = dict(PARAMS, solver="block", block_size=5, block_sweeps=2, dtype=np.float64,
+                  regularization_scheme="frequency", regularization_exponent=0.5)
+    single = mfkit.ALS(**params).fit(matrix, show_progress=False)
+    assert_same_fit(mfd.fit_als(matrix, client, n_blocks=3, show_progress=False, **params),
+                    single)
 
 
 def test_cholesky_blocks_keep_the_woodbury_path(matrix):

@@ -40,7 +40,7 @@ settings.register_profile("explore", max_examples=500, deadline=None, database=N
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 F32, F64 = np.dtype(np.float32), np.dtype(np.float64)
-SPECS = {str(spec): spec for spec in MODELS}
+SPECS = {spec.id(): spec for spec in MODELS}
 
 
 # ------------------------------------------------------------------------------------ the models
@@ -64,6 +64,7 @@ class Variant:
 VARIANTS = {str(variant): variant for variant in [
     Variant(SPECS["ALS"], dict(solver="cg"), {F64: 1e-7, F32: 1e-4}),
     Variant(SPECS["ALS"], dict(solver="cholesky"), {F64: 1e-9, F32: 1e-4}),
+    Variant(SPECS["ALS-block"], dict(solver="block"), {F64: 1e-7, F32: 1e-4}),
     Variant(SPECS["BPR"], dict(negative_sampling="uniform"), {F64: 1e-6, F32: 1e-3}),
     Variant(SPECS["ExplicitMF"], dict(solver="sgd"), {F64: 1e-9, F32: 1e-4}),
     Variant(SPECS["ExplicitMF"], dict(solver="als"), {F64: 1e-9, F32: 1e-4}),

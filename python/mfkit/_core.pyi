@@ -14,17 +14,17 @@ class NumericalError(ArithmeticError): ...
 class Kernels(Protocol):
     """The functions of one SIMD-level submodule (all levels are identical)."""
 
-    def als_half_sweep_f32(self, indptr: NDArray[Any], indices: NDArray[Any], data: NDArray[Any], fixed: NDArray[Any], solved: NDArray[Any], regularization: float, regularization_exponent: float, alpha: float, solver: str, cg_steps: int, num_threads: int) -> None:
+    def als_half_sweep_f32(self, indptr: NDArray[Any], indices: NDArray[Any], data: NDArray[Any], fixed: NDArray[Any], solved: NDArray[Any], regularization: float, regularization_exponent: float, regularization_scheme: str, alpha: float, solver: str, cg_steps: int, block_size: int, block_sweeps: int, num_threads: int) -> None:
         """Solve every row of `solved` with `fixed` held constant (one ALS half-sweep), in place."""
-    def als_half_sweep_f64(self, indptr: NDArray[Any], indices: NDArray[Any], data: NDArray[Any], fixed: NDArray[Any], solved: NDArray[Any], regularization: float, regularization_exponent: float, alpha: float, solver: str, cg_steps: int, num_threads: int) -> None:
+    def als_half_sweep_f64(self, indptr: NDArray[Any], indices: NDArray[Any], data: NDArray[Any], fixed: NDArray[Any], solved: NDArray[Any], regularization: float, regularization_exponent: float, regularization_scheme: str, alpha: float, solver: str, cg_steps: int, block_size: int, block_sweeps: int, num_threads: int) -> None:
         """Solve every row of `solved` with `fixed` held constant (one ALS half-sweep), in place."""
-    def als_loss_f32(self, indptr: NDArray[Any], indices: NDArray[Any], data: NDArray[Any], user_factors: NDArray[Any], item_factors: NDArray[Any], regularization: float, regularization_exponent: float, alpha: float, num_threads: int) -> float:
+    def als_loss_f32(self, indptr: NDArray[Any], indices: NDArray[Any], data: NDArray[Any], user_factors: NDArray[Any], item_factors: NDArray[Any], regularization: float, regularization_exponent: float, regularization_scheme: str, alpha: float, num_threads: int) -> float:
         """Full implicit-ALS objective."""
-    def als_loss_f64(self, indptr: NDArray[Any], indices: NDArray[Any], data: NDArray[Any], user_factors: NDArray[Any], item_factors: NDArray[Any], regularization: float, regularization_exponent: float, alpha: float, num_threads: int) -> float:
+    def als_loss_f64(self, indptr: NDArray[Any], indices: NDArray[Any], data: NDArray[Any], user_factors: NDArray[Any], item_factors: NDArray[Any], regularization: float, regularization_exponent: float, regularization_scheme: str, alpha: float, num_threads: int) -> float:
         """Full implicit-ALS objective."""
-    def als_solve_rows_f32(self, indptr: NDArray[Any], indices: NDArray[Any], data: NDArray[Any], fixed: NDArray[Any], gram: NDArray[Any], solved: NDArray[Any], regularization: float, regularization_exponent: float, alpha: float, solver: str, cg_steps: int, num_threads: int) -> None:
+    def als_solve_rows_f32(self, indptr: NDArray[Any], indices: NDArray[Any], data: NDArray[Any], fixed: NDArray[Any], gram: NDArray[Any], solved: NDArray[Any], regularization: float, regularization_exponent: float, regularization_scheme: str, alpha: float, solver: str, cg_steps: int, block_size: int, block_sweeps: int, num_threads: int) -> None:
         """Solve the rows of `solved` in place given `fixed` and its cached gram matrix."""
-    def als_solve_rows_f64(self, indptr: NDArray[Any], indices: NDArray[Any], data: NDArray[Any], fixed: NDArray[Any], gram: NDArray[Any], solved: NDArray[Any], regularization: float, regularization_exponent: float, alpha: float, solver: str, cg_steps: int, num_threads: int) -> None:
+    def als_solve_rows_f64(self, indptr: NDArray[Any], indices: NDArray[Any], data: NDArray[Any], fixed: NDArray[Any], gram: NDArray[Any], solved: NDArray[Any], regularization: float, regularization_exponent: float, regularization_scheme: str, alpha: float, solver: str, cg_steps: int, block_size: int, block_sweeps: int, num_threads: int) -> None:
         """Solve the rows of `solved` in place given `fixed` and its cached gram matrix."""
     def bpr_epoch_f32(self, indptr: NDArray[Any], indices: NDArray[Any], entry_rows: NDArray[Any], filter: NDArray[Any], user_factors: NDArray[Any], item_factors: NDArray[Any], item_bias: NDArray[Any], learning_rate: float, regularization: float, negative_sampling: str, verify_negative_samples: bool, seed: int, num_threads: int) -> dict[str, Any]:
         """One BPR epoch (nnz sampled triples, an SGD step each), in place; returns counters."""

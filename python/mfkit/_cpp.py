@@ -20,21 +20,25 @@ def gram(factors: np.ndarray, *, num_threads: int) -> np.ndarray:
 
 
 def als_half_sweep(matrix: CsrArrays, fixed: np.ndarray, solved: np.ndarray, *, regularization,
-                   regularization_exponent, alpha, solver, cg_steps, num_threads) -> None:
+                   regularization_exponent, alpha, solver, cg_steps, num_threads,
+                   regularization_scheme="count", block_size=32, block_sweeps=1) -> None:
     """Solve every row of ``solved`` (in place) with ``fixed`` held constant."""
     _kernel("als_half_sweep", solved.dtype)(
         matrix.indptr, matrix.indices, matrix.data, fixed, solved, regularization,
-        regularization_exponent, alpha, solver, cg_steps, num_threads,
+        regularization_exponent, regularization_scheme, alpha, solver, cg_steps, block_size,
+        block_sweeps, num_threads,
     )
 
 
 def als_solve_rows(matrix: CsrArrays, fixed: np.ndarray, fixed_gram: np.ndarray,
                    solved: np.ndarray, *, regularization, regularization_exponent, alpha, solver,
-                   cg_steps, num_threads) -> None:
+                   cg_steps, num_threads, regularization_scheme="count", block_size=32,
+                   block_sweeps=1) -> None:
     """Like :func:`als_half_sweep` with ``fixed_gram = fixedᵀfixed`` given (cached by serving)."""
     _kernel("als_solve_rows", solved.dtype)(
         matrix.indptr, matrix.indices, matrix.data, fixed, fixed_gram, solved, regularization,
-        regularization_exponent, alpha, solver, cg_steps, num_threads,
+        regularization_exponent, regularization_scheme, alpha, solver, cg_steps, block_size,
+        block_sweeps, num_threads,
     )
 
 
@@ -82,11 +86,12 @@ def rank_candidates(queries: np.ndarray, targets: np.ndarray, candidates: np.nda
 
 
 def als_loss(matrix: CsrArrays, user_factors: np.ndarray, item_factors: np.ndarray, *,
-             regularization, regularization_exponent, alpha, num_threads) -> float:
+             regularization, regularization_exponent, alpha, num_threads,
+             regularization_scheme="count") -> float:
     """The full implicit-ALS objective (see :mod:`mfkit.reference.als`)."""
     return _kernel("als_loss", user_factors.dtype)(
         matrix.indptr, matrix.indices, matrix.data, user_factors, item_factors, regularization,
-        regularization_exponent, alpha, num_threads,
+        regularization_exponent, regularization_scheme, alpha, num_threads,
     )
 
 

@@ -34,15 +34,16 @@ _FLAGS = {
     "num_threads": ("--threads", int, "threads (0 = all cores)"),
     "random_state": ("--seed", int, "random seed"),
     "alpha": ("--alpha", float, "ALS confidence slope: c = 1 + alpha·r"),
-    "solver": ("--solver", str, "ALS: cg or cholesky; explicit: sgd or als"),
+    "solver": ("--solver", str, "ALS: cg, cholesky or block; explicit: sgd or als"),
     "cg_steps": ("--cg-steps", int, "ALS conjugate-gradient steps per row"),
+    "block_size": ("--block-size", int, "ALS block solver: coordinates per block"),
     "learning_rate": ("--learning-rate", float, "BPR / explicit SGD step size"),
     "negative_sampling": ("--negative-sampling", str, "BPR negatives: uniform or popularity"),
 }
 # The models the command line offers: name -> (class name in mfkit.models, its flags).
 _COMMON = ["factors", "iterations", "regularization", "num_threads", "random_state"]
 _MODELS = {
-    "als": ("ALS", _COMMON + ["alpha", "solver", "cg_steps"]),
+    "als": ("ALS", _COMMON + ["alpha", "solver", "cg_steps", "block_size"]),
     "bpr": ("BPR", _COMMON + ["learning_rate", "negative_sampling"]),
     "explicit": ("ExplicitMF", _COMMON + ["learning_rate", "solver"]),
 }

@@ -21,7 +21,7 @@ from .._fit_events import check_callback
 from .._validation import check_bool, check_int, check_random_state
 from ..exceptions import NumericalError
 from ..models.als import ALS
-from ..reference.als import row_regularization
+from ..reference.als import regularization_offset, row_regularization
 from ._checkpoint import resumed
 from ._client import resolve_client, worker_threads
 from ._inputs import as_layout
@@ -33,7 +33,8 @@ log = logging.getLogger(__name__)
 
 # Arguments a resumed fit must share with the fit that wrote the checkpoint.
 _RESUMED_ARGUMENTS = ("factors", "regularization", "alpha", "solver", "cg_steps",
-                      "regularization_exponent", "dtype", "backend")
+                      "regularization_exponent", "dtype", "backend", "regularization_scheme",
+                      "block_size", "block_sweeps")
 
 
 def fit_als(interactions, client: distributed.Client | None = None, n_blocks: int | None = None,
@@ -124,9 +125,11 @@ class _AlsSweeps(BlockSweeps):
         arrays those checks read: the largest value, the longest row of each side)."""
         values = SimpleNamespace(data=np.array([largest], dtype=self.params["dtype"]))
         largest = ALS._check_confidence(values, self.params, "interactions")
+        others = {"user": self.layout.shape[1], "item": self.layout.shape[0]}
         ALS._check_row_regularization(self.params, *(
-            SimpleNamespace(indptr=np.array([0, max(int(n.max(initial=0)) for n in lengths)]))
-            for lengths in self.lengths.values()))
+            SimpleNamespace(indptr=np.array([0, max(int(n.max(initial=0)) for n in lengths)]),
+                            shape=(1, others[side]))
+            for side, lengths in self.lengths.items()))
         return largest
 
     def _half_sweep(self, side: str) -> None:
@@ -188,8 +191,8 @@ def _solve_block(block, fixed: tuple, gram, current: tuple, first: int, extra: i
     block, solved = padded(block, np.array(current[0]), extra)
     try:
         get_backend(params["backend"]).als_solve_rows(
-            block, fixed[0], gram, solved, solver=params["solver"], cg_steps=params["cg_steps"],
-            num_threads=worker_threads(), **options)
+            block, fixed[0], gram, solved, num_threads=worker_threads(), **options,
+            **ALS._solver_options(params))
     except NumericalError as error:
         raise renumbered(error, first) from None
     return (solved[:rows],)
@@ -207,8 +210,10 @@ def _gram(fixed: tuple, params: dict):
 
 def _block_regularization(block, rows: tuple, params: dict) -> np.ndarray:
     """Each row's regularization term in float64, as ``ALS`` weighs it."""
+    offset = regularization_offset(params["regularization_scheme"], params["alpha"],
+                                   block.shape[1])
     weights = row_regularization(params["regularization"], params["regularization_exponent"],
-                                 np.diff(block.indptr).astype(np.float64))
+                                 np.diff(block.indptr).astype(np.float64), offset)
     return weights * np.einsum("ij,ij->i", rows[0], rows[0], dtype=np.float64)
 
 

@@ -17,15 +17,15 @@ from .._threads import resolve_num_threads
 from .._typing import Callback, Data, Rows
 from .._validation import check_ids, check_int, check_magnitude, check_user_items
 from ..exceptions import NumericalError
-from ..reference.als import confidence, row_regularization
+from ..reference.als import confidence, regularization_offset, row_regularization
 
 
 def confidence_limit(dtype, solver: str) -> float:
     """The largest confidence ``1 + alpha·|r|`` a fit accepts (see the class notes).
 
     CG forms ``c·(yᵀp)·y`` with a direction ``p`` of order ``c·y``: beyond ``√max`` of the
-    dtype that product overflows even for unit factors. Cholesky (and the Woodbury form) only
-    needs ``c`` itself to be finite.
+    dtype that product overflows even for unit factors. Cholesky (and the Woodbury form) and the
+    block solver (Cholesky on blocks of coordinates) only need ``c`` itself to be finite.
     """
     largest = float(np.finfo(dtype).max)
     return float(np.sqrt(largest)) if solver == "cg" else largest
@@ -59,8 +59,22 @@ class ALS(Recommender):
     confidence ``c = 1 + alpha·|r|`` (a negative ``r`` is a dislike: ``p = 0`` with extra
     confidence), and every unstored cell has ``p = 0, c = 1``. ``n_u`` / ``n_i`` count a row's
     stored entries; with the default ``regularization_exponent=0`` the penalty is the paper's
-    plain ``λ‖·‖²``, ``1`` gives ALS-WR-style scaling (Zhou et al. 2008), values in between follow
-    Rendle et al. (RecSys 2022).
+    plain ``λ‖·‖²``, ``1`` gives ALS-WR-style scaling (Zhou et al. 2008).
+
+    ``regularization_scheme="frequency"`` replaces ``n_u^ν`` by ``(n_u + |I|/alpha)^ν`` (and
+    ``n_i^ν`` by ``(n_i + |U|/alpha)^ν``, ``|I|`` / ``|U|`` the numbers of items / users): the
+    frequency-scaled regularization of Rendle et al. (RecSys 2022), ``λ_R·(n_u + α₀|I|)^ν``,
+    exactly. Their loss ``Σ_observed (1 − s)² + α₀ Σ_all s² + λ_R·(...)`` is this one for binary
+    data with::
+
+        alpha = 1 / α₀        regularization = λ_R · (1 + α₀) / α₀        same ν
+
+    and factors larger by ``√(1 + α₀)`` (scores by ``1 + α₀``: the same rankings). Derivation:
+    per pair their weights are ``1 + α₀`` (observed) and ``α₀`` (unobserved), ``α₀`` times
+    mfkit's ``1 + alpha`` and ``1``; completing the square, an observed pair's target is
+    ``1 / (1 + α₀)`` instead of 1, and scaling the factors by ``√(1 + α₀)`` restores target 1 at
+    the cost of that factor in λ. Their objective equals ``α₀ / (1 + α₀)²`` times this one plus
+    ``α₀·|S| / (1 + α₀)`` (``|S|`` the observed pairs).
 
     Parameters
     ----------
@@ -79,10 +93,14 @@ class ALS(Recommender):
         see ``benchmarks/bench_quality.py``. Tune both for your data.
     iterations : int, default 15
         Full sweeps (users, then items).
-    solver : {"cg", "cholesky"}, default "cg"
+    solver : {"cg", "cholesky", "block"}, default "cg"
         ``"cholesky"`` solves each row exactly, O(k³) per row; ``"cg"`` runs ``cg_steps`` conjugate
         gradient steps warm-started from the current factors (Takács et al., RecSys 2011), O(k²)
         per step: much faster for large ``k`` and, after a few iterations, as accurate.
+        ``"block"`` is iALS++'s subspace descent (Rendle et al. 2021), warm-started too: per row,
+        ``block_sweeps`` passes over blocks of ``block_size`` consecutive coordinates, each block
+        solved exactly with the others fixed, O(n_u·k·b + k² + k·b²) per pass; with
+        ``block_size >= factors`` it is the exact (Cholesky) solve.
     cg_steps : int, default 3
         Conjugate gradient steps per row and half-sweep (``solver="cg"`` only).
     regularization_exponent : float, default 0.0
@@ -99,6 +117,15 @@ class ALS(Recommender):
     calculate_training_loss : bool, default False
         Compute the full objective after every iteration into ``loss_history`` (costs about one
         CG step per iteration; never forms the dense matrix).
+    regularization_scheme : {"count", "frequency"}, default "count"
+        What ``λ`` is scaled by: ``n^ν`` (``"count"``) or ``(n + N/alpha)^ν`` (``"frequency"``,
+        Rendle et al. 2022, ``N`` the size of the other side; needs ``alpha > 0``). See above for
+        the mapping to the paper's parameters. Equal for ``ν = 0``.
+    block_size : int, default 32
+        Coordinates per block of ``solver="block"`` (>= 1; values above ``factors`` mean one
+        block, the exact solve; the last block is shorter when it does not divide ``factors``).
+    block_sweeps : int, default 1
+        Passes over all blocks per row and half-sweep (``solver="block"`` only; iALS++ makes one).
 
     Attributes
     ----------
@@ -127,7 +154,7 @@ class ALS(Recommender):
         "regularization": Real(0.0),
         "alpha": Real(0.0),
         "iterations": Integer(1),
-        "solver": Options("cg", "cholesky"),
+        "solver": Options("cg", "cholesky", "block"),
         "cg_steps": Integer(1),
         "regularization_exponent": Real(0.0),
         "dtype": DType(),
@@ -135,11 +162,15 @@ class ALS(Recommender):
         "num_threads": THREADS,
         "backend": BACKEND,
         "calculate_training_loss": Boolean(),
+        "regularization_scheme": Options("count", "frequency"),
+        "block_size": Integer(1),
+        "block_sweeps": Integer(1),
     }
 
     def __init__(self, factors=64, regularization=15.0, alpha=2.0, iterations=15, solver="cg",
                  cg_steps=3, regularization_exponent=0.0, dtype=np.float32, random_state=None,
-                 num_threads=0, backend="cpp", calculate_training_loss=False):
+                 num_threads=0, backend="cpp", calculate_training_loss=False,
+                 regularization_scheme="count", block_size=32, block_sweeps=1):
         self.factors = factors
         self.regularization = regularization
         self.alpha = alpha
@@ -152,6 +183,16 @@ class ALS(Recommender):
         self.num_threads = num_threads
         self.backend = backend
         self.calculate_training_loss = calculate_training_loss
+        self.regularization_scheme = regularization_scheme
+        self.block_size = block_size
+        self.block_sweeps = block_sweeps
+
+    def _check_params(self, params):
+        if params["regularization_scheme"] == "frequency" and not params["alpha"] > 0:
+            raise ValueError(
+                "regularization_scheme='frequency' needs alpha > 0: it weighs unobserved pairs "
+                "by α₀ = 1/alpha (Rendle et al. 2022), infinite at alpha=0; use a positive alpha "
+                "or regularization_scheme='count'")
 
     def _initial_factors(self, rng: np.random.Generator, rows: int, factors: int, dtype):
         """Small Gaussian factors, std 0.1/√k (Rendle et al., RecSys 2022)."""
@@ -195,8 +236,8 @@ class ALS(Recommender):
         item_factors = self._initial_factors(rng, n_items, k, dtype)
         return SimpleNamespace(by_user=by_user, by_item=by_item, user_factors=user_factors,
                                item_factors=item_factors, backend=get_backend(params["backend"]),
-                               options=self._solve_options(params), solver=params["solver"],
-                               cg_steps=params["cg_steps"], loss_history=[],
+                               options=self._solve_options(params),
+                               solver=self._solver_options(params), loss_history=[],
                                calculate_loss=params["calculate_training_loss"], params=params,
                                largest=largest)
 
@@ -204,10 +245,17 @@ class ALS(Recommender):
     def _solve_options(params) -> dict:
         return dict(regularization=params["regularization"],
                     regularization_exponent=params["regularization_exponent"],
+                    regularization_scheme=params["regularization_scheme"],
                     alpha=params["alpha"], num_threads=resolve_num_threads(params["num_threads"]))
 
+    @staticmethod
+    def _solver_options(params) -> dict:
+        """The solver and its settings, as ``als_half_sweep`` / ``als_solve_rows`` take them."""
+        return dict(solver=params["solver"], cg_steps=params["cg_steps"],
+                    block_size=params["block_size"], block_sweeps=params["block_sweeps"])
+
     def _iterate(self, state, iteration):
-        solve = dict(state.options, solver=state.solver, cg_steps=state.cg_steps)
+        solve = dict(state.options, **state.solver)
         try:
             state.backend.als_half_sweep(state.by_user, state.item_factors, state.user_factors,
                                          **solve)
@@ -268,17 +316,23 @@ class ALS(Recommender):
 
     @staticmethod
     def _check_row_regularization(params, *matrices):
-        """λ·n^ν must stay finite in the model dtype for the longest row or column."""
+        """λ_row (λ·n^ν or λ·(n + N/alpha)^ν) must stay finite in the model dtype for the
+        longest row or column; ``matrices`` have ``indptr`` and ``shape`` (N = ``shape[1]``)."""
         exponent = params["regularization_exponent"]
         if exponent == 0:
             return
-        longest = max(int(np.diff(m.indptr).max(initial=0)) for m in matrices)
-        largest = row_regularization(params["regularization"], exponent, float(longest))
-        if not largest < np.finfo(params["dtype"]).max / 1e3:
-            raise ValueError(
-                f"regularization * n**regularization_exponent overflows {params['dtype']} for the "
-                f"longest row ({longest} entries); lower regularization_exponent"
-            )
+        for matrix in matrices:
+            longest = int(np.diff(matrix.indptr).max(initial=0))
+            offset = regularization_offset(params["regularization_scheme"], params["alpha"],
+                                           matrix.shape[1])
+            largest = row_regularization(params["regularization"], exponent, float(longest),
+                                         offset)
+            if not largest < float(np.finfo(params["dtype"]).max) / 1e3:
+                raise ValueError(
+                    f"the regularization of the longest row ({longest} entries) overflows "
+                    f"{params['dtype']}: regularization * (n + offset)**regularization_exponent "
+                    f"= {largest:.3g} (offset {offset:.3g} under regularization_scheme="
+                    f"'{params['regularization_scheme']}'); lower regularization_exponent")
 
     # ------------------------------------------------------------------ serving hooks
     def _fold_in(self, rows, fixed: np.ndarray, side: str) -> np.ndarray:
@@ -353,8 +407,9 @@ class ALS(Recommender):
         Y = self.item_factors.astype(np.float64)
         c = confidence(r, params["alpha"])
         history = hashlib.blake2b(b"".join(np.ascontiguousarray(a).tobytes() for a in (
-            liked_items.astype(np.int64), r, np.array([params["alpha"], params["regularization"],
-                                                       params["regularization_exponent"]]))),
+            liked_items.astype(np.int64), r, np.array([
+                params["alpha"], params["regularization"], params["regularization_exponent"],
+                params["regularization_scheme"] == "frequency"]))),
             digest_size=16).digest()
         if user_weights is None:
             user_weights = ExplainWeights(int(user[0]), history,
@@ -371,8 +426,10 @@ class ALS(Recommender):
 
     def _explain_factor(self, Y, liked_items, c, params) -> tuple:
         """``cho_factor(W_u⁻¹)`` (read-only) for the history ``liked_items`` / ``c``."""
+        offset = regularization_offset(params["regularization_scheme"], params["alpha"],
+                                       len(self.item_factors))
         lam = row_regularization(params["regularization"], params["regularization_exponent"],
-                                 len(liked_items))
+                                 len(liked_items), offset)
         Yu = Y[liked_items]
         A = self._cached("item_gram64", self.item_factors, lambda f: Y.T @ Y).copy()
         A += Yu.T @ ((c - 1)[:, None] * Yu)
