@@ -35,7 +35,7 @@ from mfkit import _cpp
 from mfkit._csr import csr_arrays
 from mfkit._validation import check_user_items
 
-from common import add_data_flags, per_iteration_times, synthetic
+from common import add_data_flags, add_json_flag, per_iteration_times, synthetic, write_json
 
 
 def fit_mfkit(data, args, factors, solver):
@@ -113,6 +113,7 @@ def main():
                         help="ν (--compare-solvers only; ν > 0 takes Cholesky off Woodbury)")
     parser.add_argument("--regularization-scheme", default="count",
                         choices=["count", "frequency"], help="--compare-solvers only")
+    add_json_flag(parser, "als")
     args = parser.parse_args()
 
     from threadpoolctl import threadpool_limits
@@ -138,17 +139,31 @@ def main():
     print("| factors | solver | mfkit s/iter | implicit s/iter | ratio | mfkit loss "
           "| implicit loss |")
     print("|---:|---|---:|---:|---:|---:|---:|")
+    rows = []
     with threadpool_limits(1, "blas"):
         for factors in args.factors:
             for solver in args.solvers:
+                # implicit has no block solver: mfkit's alone on that row
+                peer = fit_implicit if solver in ("cg", "cholesky") else None
                 ours, theirs = (float("inf"),), (float("inf"),)
                 for _ in range(args.repeats):
                     ours = min(ours, fit_mfkit(data, args, factors, solver), key=lambda r: r[0])
-                    theirs = min(theirs, fit_implicit(data, args, factors, solver),
-                                 key=lambda r: r[0])
+                    if peer is not None:
+                        theirs = min(theirs, peer(data, args, factors, solver),
+                                     key=lambda r: r[0])
+                rows.append(dict(library="mfkit", solver=solver, factors=factors,
+                                 seconds_per_iteration=ours[0], loss=loss(*ours[1:])))
+                if peer is None:
+                    print(f"| {factors} | {solver} | {ours[0]:.3f} | | | {rows[-1]['loss']:.6g} "
+                          "| |", flush=True)
+                    continue
+                rows.append(dict(library="implicit", solver=solver, factors=factors,
+                                 seconds_per_iteration=theirs[0], loss=loss(*theirs[1:])))
                 print(f"| {factors} | {solver} | {ours[0]:.3f} | {theirs[0]:.3f} | "
-                      f"{ours[0] / theirs[0]:.2f} | {loss(*ours[1:]):.6g} | "
-                      f"{loss(*theirs[1:]):.6g} |", flush=True)
+                      f"{ours[0] / theirs[0]:.2f} | {rows[-2]['loss']:.6g} | "
+                      f"{rows[-1]['loss']:.6g} |", flush=True)
+    write_json(args.json, rows, data=f"synthetic {data.shape[0]} x {data.shape[1]}, "
+               f"{data.nnz} nonzeros", threads=args.threads)
 
 
 if __name__ == "__main__":
