@@ -23,10 +23,11 @@ RUNS_ON_IMPORT = {"mfkit.__main__"}
 # Third-party modules a function may import itself, each for a reason:
 # - pandas, sklearn: optional; never needed to import or run mfkit (sklearn only asks for
 #   ``__sklearn_tags__`` once it is imported itself).
+# - optuna: optional, only mfkit.tuning's searches need it.
 # The standard library, the dependencies (numpy, scipy, threadpoolctl, tqdm) and, above all,
 # mfkit's own modules are imported at the top of the module: a function-level import of an mfkit
 # module only hides a cycle.
-LAZY_IMPORTS_ALLOWED = ("pandas", "sklearn")
+LAZY_IMPORTS_ALLOWED = ("pandas", "sklearn", "optuna")
 
 
 # Optional subpackages and the third-party modules they need: left out when one is missing.
