@@ -133,6 +133,22 @@ def test_refit_fits_the_best_parameters_on_train_and_valid(data):
     np.testing.assert_array_equal(result.best_model.item_factors, expected.item_factors)
 
 
+def test_valid_users_scores_a_fixed_sample_of_the_validation_users(data):
+    train, valid = data
+    result = tune("als", train, valid, n_trials=3, search_space=ALS_SPACE, random_state=0,
+                  valid_users=25)
+    users = result.scored_users
+    assert len(users) == 25 and np.all(np.diff(valid.indptr)[users] > 0)
+    sample = valid.copy()
+    sample.data[~np.isin(np.repeat(np.arange(valid.shape[0]), np.diff(valid.indptr)), users)] = 0
+    sample.eliminate_zeros()
+    metrics = ranking_metrics(result.best_model, train, sample, K=20)
+    assert metrics["users"] == 25 and metrics["ndcg"] == pytest.approx(result.best_value,
+                                                                        rel=1e-12)
+    assert len(tune("als", train, valid, n_trials=1, search_space=ALS_SPACE,
+                    valid_users=10**6).scored_users) == np.count_nonzero(np.diff(valid.indptr))
+
+
 def test_every_model_has_a_valid_default_search_space():
     for cls in (mfkit.ALS, mfkit.BPR, mfkit.ExplicitMF, mfkit.NMF):
         space = mfkit.tuning._search_space(cls, None, {})

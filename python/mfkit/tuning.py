@@ -213,6 +213,8 @@ class TuningResult:
     metric : str
     seconds : float
         Wall time of the search.
+    scored_users : ndarray of int
+        The users whose validation items were scored (all of them unless ``valid_users``).
     """
 
     best_params: dict
@@ -221,6 +223,7 @@ class TuningResult:
     study: object
     metric: str
     seconds: float
+    scored_users: np.ndarray
 
     def new_model(self) -> Recommender:
         """An unfitted model with the best parameters (e.g. to refit on more data)."""
@@ -331,7 +334,8 @@ class _Search:
 
 def tune(model, train, valid, metric: str = "ndcg@20", n_trials: int | None = 50,
          timeout: float | None = None, search_space=None, random_state=None, pruner=None,
-         sampler=None, evaluate_every: int | None = None, refit: bool = False) -> TuningResult:
+         sampler=None, evaluate_every: int | None = None, valid_users: int | None = None,
+         refit: bool = False) -> TuningResult:
     """Search ``model``'s hyperparameters for the best ``metric`` on ``valid``, with Optuna.
 
     Parameters
@@ -365,6 +369,10 @@ def tune(model, train, valid, metric: str = "ndcg@20", n_trials: int | None = 50
     evaluate_every : int or None
         Report the validation metric every this many iterations; None: after iterations 2, 4,
         8, 16, ... (few evaluations, at the same steps in every trial).
+    valid_users : int or None
+        Score on at most this many of the users with validation items, drawn once from
+        ``random_state`` (every trial sees the same users): on large catalogues a full-ranking
+        evaluation can cost more than a fit. None: all of them.
     refit : bool, default False
         Refit the best parameters on ``train + valid`` for ``best_model`` (else the best
         trial's model, fitted on ``train``, is kept).
@@ -401,7 +409,10 @@ def tune(model, train, valid, metric: str = "ndcg@20", n_trials: int | None = 50
     if not isinstance(refit, (bool, np.bool_)):
         raise TypeError(f"refit must be a bool, got {type(refit).__name__}")
     train_matrix, valid_matrix, raw_ids = _matrices(train, valid)
-    seed = _seed(random_state)
+    rng = check_random_state(random_state)
+    seed = _seed(rng) if random_state is not None else None
+    if valid_users is not None:
+        valid_matrix = _some_users(valid_matrix, check_int(valid_users, "valid_users", 1), rng)
     start = time.perf_counter()
     search = _Search(optuna, cls, base, space, train_matrix, valid_matrix,
                      f"{metric_name}@{K}", evaluate_every, seed,
@@ -424,7 +435,22 @@ def tune(model, train, valid, metric: str = "ndcg@20", n_trials: int | None = 50
         best_model.user_ids, best_model.item_ids = raw_ids
     return TuningResult(best_params=dict(study.trials[number].user_attrs["params"]),
                         best_value=float(best_value), best_model=best_model, study=study,
-                        metric=f"{metric_name}@{K}", seconds=time.perf_counter() - start)
+                        metric=f"{metric_name}@{K}", seconds=time.perf_counter() - start,
+                        scored_users=np.flatnonzero(np.diff(valid_matrix.indptr)))
+
+
+def _some_users(valid: sp.csr_matrix, count: int, rng) -> sp.csr_matrix:
+    """``valid`` with the rows of at most ``count`` of its non-empty users (the others
+    emptied), chosen uniformly at random."""
+    users = np.flatnonzero(np.diff(valid.indptr))
+    if len(users) <= count:
+        return valid
+    keep = np.zeros(valid.shape[0], dtype=bool)
+    keep[rng.choice(users, size=count, replace=False)] = True
+    some = valid.copy()
+    some.data[~keep[np.repeat(np.arange(valid.shape[0]), np.diff(valid.indptr))]] = 0
+    some.eliminate_zeros()
+    return some
 
 
 def _union(train: sp.csr_matrix, valid: sp.csr_matrix, raw_ids):
