@@ -151,7 +151,7 @@ def test_valid_users_scores_a_fixed_sample_of_the_validation_users(data):
 
 def test_every_model_has_a_valid_default_search_space():
     for cls in (mfkit.ALS, mfkit.BPR, mfkit.ExplicitMF, mfkit.NMF):
-        space = mfkit.tuning._search_space(cls, None, {})
+        space = mfkit.tuning.check_search_space(cls)
         assert space and set(space) <= set(cls._param_names())
 
 

@@ -42,7 +42,8 @@ from ._warnings import warn_caller
 from .evaluation import ranking_metrics
 from .exceptions import NumericalError
 
-__all__ = ["SelectionResult", "TuningResult", "parse_metric", "select", "tune"]
+__all__ = ["SelectionResult", "TuningResult", "check_search_space", "parse_metric", "select",
+           "suggest", "tune"]
 
 # Metrics a study can maximize: keys of mfkit.evaluation.ranking_metrics, written "name@K".
 RANKING_METRICS = ("ndcg", "recall", "precision", "map", "hit_rate", "mrr")
@@ -129,8 +130,10 @@ def _check_spec(cls, name, spec) -> tuple:
     return kind, low, high
 
 
-def _search_space(cls, search_space, fixed: dict):
-    """The checked search space (dict of specs) or the user's callable."""
+def check_search_space(cls, search_space=None, fixed=()):
+    """``search_space`` (None: ``cls._search_space`` less the ``fixed`` parameters) checked
+    against the parameters of model class ``cls``: ``{parameter: spec}`` with bounds as
+    numbers, or the user's callable unchanged. ``ValueError`` naming the entry at fault."""
     if callable(search_space):
         return search_space
     if search_space is None:
@@ -152,8 +155,9 @@ def _search_space(cls, search_space, fixed: dict):
     return {name: _check_spec(cls, name, spec) for name, spec in space.items()}
 
 
-def _suggest(trial, space) -> dict:
-    """One trial's parameter values from ``space``."""
+def suggest(trial, space) -> dict:
+    """One Optuna trial's parameter values drawn from a checked ``space`` (e.g. to tune
+    another library on the same space; see :func:`check_search_space`)."""
     if callable(space):
         values = space(trial)
         if not isinstance(values, dict):
@@ -259,7 +263,7 @@ class _Trial:
     def __init__(self, search, trial):
         self.search, self.trial = search, trial
 
-    def run(self, model) -> tuple:
+    def run(self, model) -> float:
         search = self.search
         total = model._validate_params()[model._iterations_parameter]
         hook = model._after_iteration
@@ -267,7 +271,7 @@ class _Trial:
         def after_iteration(state, iteration):
             step = hook(state, iteration)
             done = iteration + 1
-            if search.out_of_time():
+            if done < total and search.out_of_time():
                 self.trial.set_user_attr("stopped", "time budget")
                 raise search.optuna.TrialPruned(f"time budget spent after iteration {done}")
             if done < total and not step.stop and search.checkpoint(done):
@@ -318,7 +322,7 @@ class _Search:
         params = dict(self.base)
         if self.model_seed is not None and params.get("random_state") is None:
             params["random_state"] = self.model_seed
-        sampled = _suggest(trial, self.space)
+        sampled = suggest(trial, self.space)
         trial.set_user_attr("params", sampled)  # also what a search_space callable chose
         params.update(sampled)
         unknown = set(params) - set(self.cls._param_names())
@@ -394,7 +398,7 @@ def tune(model, train, valid, metric: str = "ndcg@20", n_trials: int | None = 50
     optuna = _optuna()
     metric_name, K = parse_metric(metric)
     cls, base, fixed = _resolve_model(model)
-    space = _search_space(cls, search_space, fixed)
+    space = check_search_space(cls, search_space, fixed)
     if n_trials is not None:
         n_trials = check_int(n_trials, "n_trials", 1)
     if timeout is not None:
