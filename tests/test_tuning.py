@@ -149,10 +149,16 @@ def test_valid_users_scores_a_fixed_sample_of_the_validation_users(data):
                     valid_users=10**6).scored_users) == np.count_nonzero(np.diff(valid.indptr))
 
 
-def test_every_model_has_a_valid_default_search_space():
-    for cls in (mfkit.ALS, mfkit.BPR, mfkit.ExplicitMF, mfkit.NMF):
-        space = mfkit.tuning.check_search_space(cls)
-        assert space and set(space) <= set(cls._param_names())
+@pytest.mark.parametrize("name", mfkit._registry.model_names())
+def test_every_registered_model_tunes_with_its_default_space(data, name):
+    train, valid = (part.sign() for part in data)  # ones: ExplicitMF's SGD steps suit ratings
+    cls = mfkit._registry.model_class(name)
+    space = mfkit.tuning.check_search_space(cls)
+    assert space and set(space) <= set(cls._param_names())
+    result = tune(name.lower(), train, valid, n_trials=1, random_state=0)
+    assert type(result.best_model) is cls and result.counts()["complete"] == 1
+    for param, value in result.best_params.items():
+        assert in_space(value, cls._search_space[param])
 
 
 def test_numerical_errors_fail_the_trial_and_the_search_goes_on(data):
