@@ -364,7 +364,8 @@ def tune(model, train, valid, metric: str = "ndcg@20", n_trials: int | None = 50
         None uses the model class's ``_search_space``.
     random_state : None, int or numpy.random.Generator
         Seeds the TPE sampler and every trial's model (unless the instance has its own
-        ``random_state``): the same value gives the same trials.
+        ``random_state``): the same value gives the same trials, as far as the fits are
+        deterministic (BPR only with ``num_threads=1``) and ``timeout`` does not cut them.
     pruner : optuna pruner, optional
         Default ``MedianPruner(n_startup_trials=5, n_warmup_steps=4)``; pass
         ``optuna.pruners.NopPruner()`` to never prune.
