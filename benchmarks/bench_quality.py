@@ -148,8 +148,12 @@ def as_mfkit(user_factors, item_factors):
 
 
 def tune_peer(name, fixed, train, valid, args):
-    """implicit's model tuned like tune() does (same sampler, seed, space, metric, users),
-    without pruning; returns (best params, best validation value, trials, factory)."""
+    """implicit's model tuned like tune() does (same sampler, seed, space, metric, users,
+    first trial at the defaults), without pruning; returns (best params, best validation value,
+    trials, factory). implicit's ALS is fed ``1 + alpha·r`` with its ``alpha=1`` (its
+    confidence is ``alpha·r``), so that it minimizes mfkit's objective and the two share the
+    search space and first trial (mfkit's defaults); implicit's BPR starts from its own
+    defaults."""
     import importlib
 
     import optuna
@@ -164,7 +168,12 @@ def tune_peer(name, fixed, train, valid, args):
 
     def make(params):
         def fit(data):
-            peer = cls(**{**fixed, **params}, random_state=seed)
+            settings = {**fixed, **params}
+            if name == "implicit-als":
+                data = data.copy()
+                data.data = 1 + settings.pop("alpha", 1.0) * data.data
+                settings["alpha"] = 1.0
+            peer = cls(**settings, random_state=seed)
             peer.fit(data, show_progress=False)
             return as_mfkit(peer.user_factors, peer.item_factors)
         return fit
@@ -175,6 +184,9 @@ def tune_peer(name, fixed, train, valid, args):
 
     study = optuna.create_study(direction="maximize",
                                 sampler=optuna.samplers.TPESampler(seed=seed))
+    start = mfkit.tuning.starting_point(twin if name == "implicit-als" else cls, space, fixed)
+    if start:
+        study.enqueue_trial(start)
     study.optimize(objective, timeout=args.budget)
     return study.best_params, study.best_value, len(study.trials), make(study.best_params)
 

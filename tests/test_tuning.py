@@ -105,6 +105,22 @@ def test_bad_trials_are_pruned_from_the_validation_metric_during_the_fit(data):
         ndcg_at_k(early, train, valid, K=10), rel=1e-12)
 
 
+def test_the_first_trial_starts_from_the_defaults_in_the_space(data):
+    train, valid = data
+    result = tune("als", train, valid, n_trials=2, random_state=0)
+    first = result.study.trials[0].user_attrs["params"]
+    assert first == {"factors": 64, "regularization": 15.0, "alpha": 2.0, "iterations": 15}
+    # only the defaults inside the space; an instance's values replace the class defaults
+    result = tune(mfkit.ALS(regularization=3.0), train, valid, n_trials=1, random_state=0,
+                  search_space={"regularization": ("log", 0.1, 10.0), "alpha": ("log", 5.0, 9.0),
+                                "iterations": ("categorical", [2, 15])})
+    first = result.study.trials[0].user_attrs["params"]
+    assert first["regularization"] == 3.0 and first["iterations"] == 15
+    assert 5.0 <= first["alpha"] <= 9.0  # drawn: the default 2.0 is outside
+    off = tune("als", train, valid, n_trials=1, random_state=0, start_from_defaults=False)
+    assert off.study.trials[0].user_attrs["params"]["factors"] != 64
+
+
 def test_a_user_space_is_honoured_and_instance_parameters_stay_fixed(data):
     train, valid = data
     result = tune(mfkit.ALS(iterations=3, alpha=4.0), train, valid, n_trials=4,

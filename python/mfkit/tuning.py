@@ -43,7 +43,7 @@ from .evaluation import ranking_metrics
 from .exceptions import NumericalError
 
 __all__ = ["SelectionResult", "TuningResult", "check_search_space", "parse_metric", "select",
-           "suggest", "tune"]
+           "starting_point", "suggest", "tune"]
 
 # Metrics a study can maximize: keys of mfkit.evaluation.ranking_metrics, written "name@K".
 RANKING_METRICS = ("ndcg", "recall", "precision", "map", "hit_rate", "mrr")
@@ -153,6 +153,26 @@ def check_search_space(cls, search_space=None, fixed=()):
         raise TypeError(f"search_space must be a dict {{parameter: spec}}, a callable(trial) or "
                         f"None, got {type(search_space).__name__}")
     return {name: _check_spec(cls, name, spec) for name, spec in space.items()}
+
+
+def starting_point(cls, space, base: dict) -> dict:
+    """The values of the searched parameters a model would use untuned (``base``, else the
+    class defaults) that lie in ``space``: what the first trial tries."""
+    if callable(space):
+        return {}
+    defaults = inspect.signature(cls.__init__).parameters
+    point = {}
+    for name, (kind, *bounds) in space.items():
+        value = base.get(name, defaults[name].default)
+        if kind == "categorical":
+            inside = any(value is choice or value == choice for choice in bounds[0])
+        else:
+            inside = isinstance(value, (int, float, np.integer, np.floating)) and \
+                not isinstance(value, (bool, np.bool_)) and bounds[0] <= value <= bounds[1] \
+                and (kind in ("log", "float") or float(value).is_integer())
+        if inside:
+            point[name] = int(value) if kind in ("int", "int_log") else value
+    return point
 
 
 def suggest(trial, space) -> dict:
@@ -339,7 +359,7 @@ class _Search:
 def tune(model, train, valid, metric: str = "ndcg@20", n_trials: int | None = 50,
          timeout: float | None = None, search_space=None, random_state=None, pruner=None,
          sampler=None, evaluate_every: int | None = None, valid_users: int | None = None,
-         refit: bool = False) -> TuningResult:
+         start_from_defaults: bool = True, refit: bool = False) -> TuningResult:
     """Search ``model``'s hyperparameters for the best ``metric`` on ``valid``, with Optuna.
 
     Parameters
@@ -378,6 +398,10 @@ def tune(model, train, valid, metric: str = "ndcg@20", n_trials: int | None = 50
         Score on at most this many of the users with validation items, drawn once from
         ``random_state`` (every trial sees the same users): on large catalogues a full-ranking
         evaluation can cost more than a fit. None: all of them.
+    start_from_defaults : bool, default True
+        The first trial tries the values the model would use untuned (the instance's, else
+        the class defaults) for those searched parameters whose value lies in the space, so
+        that a short search starts from a known-good point.
     refit : bool, default False
         Refit the best parameters on ``train + valid`` for ``best_model`` (else the best
         trial's model, fitted on ``train``, is kept).
@@ -427,6 +451,12 @@ def tune(model, train, valid, metric: str = "ndcg@20", n_trials: int | None = 50
         sampler=sampler if sampler is not None else optuna.samplers.TPESampler(seed=seed),
         pruner=pruner if pruner is not None else
         optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=4))
+    if not isinstance(start_from_defaults, (bool, np.bool_)):
+        raise TypeError(f"start_from_defaults must be a bool, got "
+                        f"{type(start_from_defaults).__name__}")
+    point = starting_point(cls, space, base) if start_from_defaults else {}
+    if point:
+        study.enqueue_trial(point)
     study.optimize(search.objective, n_trials=n_trials, timeout=timeout,
                    catch=(NumericalError,))
     best_value, best_model, number = search.best
