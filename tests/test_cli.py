@@ -371,3 +371,10 @@ def test_tune_flags_are_checked_first(tmp_path, capsys, args, mentions):
     assert main(["tune", str(tmp_path / "missing.csv"), *args]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("mfkit tune: error:") and mentions in err and "\n" not in err
+
+
+def test_tune_without_optuna_says_what_to_install(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "optuna", None)
+    assert main(["tune", str(tmp_path / "missing.csv")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("mfkit tune: error:") and 'pip install "mfkit[tune]"' in err

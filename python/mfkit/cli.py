@@ -419,35 +419,32 @@ def _check_tune_flags(args):
 def _tune(args) -> int:
     names = _check_tune_flags(args)
     _check_flags(args)
+    try:
+        optuna = tuning._optuna()  # before any work: say what to install
+    except ImportError as error:
+        raise CommandError(str(error)) from None
+    if not args.verbose:
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
     data = _load_data(args)
     train, valid = leave_k_out_split(data, K=args.holdout, random_state=args.split_seed)
     print(f"split: {args.holdout} held-out interactions per user (seed {args.split_seed}): "
           f"{train.nnz} train, {valid.nnz} valid")
-    if not args.verbose:
-        try:
-            import optuna
-            optuna.logging.set_verbosity(optuna.logging.WARNING)
-        except ImportError:
-            pass  # tuning raises the ImportError that says what to install
-    try:
-        if args.tune_model == "auto":
-            result = tuning.select(train, valid, models=names, metric=args.metric,
-                                   budget_seconds=args.budget, n_trials=args.trials,
-                                   random_state=args.seed)
-            print(f"\n{'model':<12}{args.metric:>12}{'complete':>10}{'pruned':>8}"
-                  f"{'failed':>8}{'seconds':>9}  parameters")
-            for row in result.table:
-                params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                                   for k, v in row["params"].items())
-                print(f"{row['model']:<12}{row['value']:>12.4f}{row['complete']:>10}"
-                      f"{row['pruned']:>8}{row['failed']:>8}{row['seconds']:>9.1f}  {params}")
-            best = result.results[result.best_name]
-        else:
-            trials = args.trials if args.trials is not None or args.timeout else 50
-            best = tuning.tune(names[0], train, valid, metric=args.metric, n_trials=trials,
-                               timeout=args.timeout, random_state=args.seed)
-    except ImportError as error:
-        raise CommandError(str(error)) from None
+    if args.tune_model == "auto":
+        result = tuning.select(train, valid, models=names, metric=args.metric,
+                               budget_seconds=args.budget, n_trials=args.trials,
+                               random_state=args.seed)
+        print(f"\n{'model':<12}{args.metric:>12}{'complete':>10}{'pruned':>8}"
+              f"{'failed':>8}{'seconds':>9}  parameters")
+        for row in result.table:
+            params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                               for k, v in row["params"].items())
+            print(f"{row['model']:<12}{row['value']:>12.4f}{row['complete']:>10}"
+                  f"{row['pruned']:>8}{row['failed']:>8}{row['seconds']:>9.1f}  {params}")
+        best = result.results[result.best_name]
+    else:
+        trials = args.trials if args.trials is not None or args.timeout else 50
+        best = tuning.tune(names[0], train, valid, metric=args.metric, n_trials=trials,
+                           timeout=args.timeout, random_state=args.seed)
     counts = best.counts()
     model = best.new_model()
     print(f"\n{type(model).__name__}: {len(best.study.trials)} trials ({counts['complete']} "
