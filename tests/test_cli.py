@@ -324,3 +324,57 @@ def test_binary_file_is_a_one_line_error(tmp_path, capsys):
     binary.write_bytes(bytes(range(256)) * 64)
     assert main(["fit", str(binary), "-o", str(tmp_path / "m.npz")]) == 2
     one_line_error(capsys, "model.bin", "not UTF-8 text", "expected a CSV file")
+
+
+# ---------------------------------------------------------------------- mfkit tune
+def test_tune_searches_refits_and_saves(tmp_path, ratings_csv):
+    pytest.importorskip("optuna")
+    model_file = tmp_path / "tuned.npz"
+    result = run_cli(["tune", str(ratings_csv), "--model", "als", "--trials", "3", "--metric",
+                      "ndcg@5", "-o", str(model_file)], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert re.search(r"split: 1 held-out interactions per user \(seed 0\): \d+ train, \d+ valid",
+                     out)
+    assert re.search(r"ALS: 3 trials \(\d complete, \d pruned, 0 failed\) .* best ndcg@5 on the "
+                     r"held-out split: [\d.]+", out)
+    printed = re.search(r"best parameters: (.*)", out).group(1)
+    model = mfkit.load(model_file)
+    for name, value in re.findall(r"(\w+)=([^,]+)", printed):
+        assert repr(model.get_params()[name]) == value
+    # refitted on all the data, raw ids kept
+    assert model.user_factors.shape[0] == 120 and list(model.user_ids[:2]) == ["u0", "u1"]
+    assert "saved to" in out
+
+
+def test_tune_auto_compares_the_installed_models(tmp_path, ratings_csv):
+    pytest.importorskip("optuna")
+    result = run_cli(["tune", str(ratings_csv), "--model", "auto", "--trials", "2", "--budget",
+                      "60", "--metric", "recall@10"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    rows = re.findall(r"^(als|bpr|svd)\s+([\d.]+)\s+(\d+)\s+(\d+)\s+(\d+)", result.stdout,
+                      re.MULTILINE)
+    assert {"als", "bpr"} <= {row[0] for row in rows}
+    values = [float(row[1]) for row in rows]
+    assert values == sorted(values, reverse=True)
+    assert all(int(c) + int(p) + int(f) == 2 for _, _, c, p, f in rows)
+
+
+@pytest.mark.parametrize("args, mentions", [
+    (["--model", "nope"], "--model 'nope' is not a model with a search space"),
+    (["--metric", "foo@3"], "--metric: metric must be NAME@K"),
+    (["--trials", "0"], "--trials must be >= 1"),
+    (["--timeout", "-1"], "--timeout must be a positive number"),
+    (["--holdout", "0"], "--holdout must be >= 1"),
+])
+def test_tune_flags_are_checked_first(tmp_path, capsys, args, mentions):
+    assert main(["tune", str(tmp_path / "missing.csv"), *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("mfkit tune: error:") and mentions in err and "\n" not in err
+
+
+def test_tune_without_optuna_says_what_to_install(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "optuna", None)
+    assert main(["tune", str(tmp_path / "missing.csv")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("mfkit tune: error:") and 'pip install "mfkit[tune]"' in err

@@ -332,4 +332,5 @@ def test_other_argument_errors(small_matrix):
 
 
 def test_exports():
-    assert set(splits.__all__) == {"train_test_split", "leave_k_out_split", "time_split"}
+    assert set(splits.__all__) == {"train_test_split", "leave_k_out_split", "time_split",
+                                   "train_valid_test_split", "validation_split"}

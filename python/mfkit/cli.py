@@ -4,6 +4,7 @@
     mfkit fit DATA -o model.npz              fit a model on a CSV and save it
     mfkit recommend model.npz --user ID      top-N for a user, raw ids in and out
     mfkit evaluate DATA --k 10               ranking metrics on a seeded held-out split
+    mfkit tune DATA --model als --trials 50  tune on a held-out split (--model auto: choose)
 
 Every flag is checked before any work. Bad files, columns or arguments print one line on stderr
 naming the flag or file and exit with status 2; so does data that does not match the model.
@@ -21,10 +22,10 @@ import time
 
 import numpy as np
 
-from . import datasets, models
+from . import _registry, datasets, models, tuning
 from ._persistence import load_model
 from ._version import __version__
-from .evaluation import leave_k_out_split, ranking_metrics
+from .evaluation import leave_k_out_split, parse_metric, ranking_metrics
 
 # Every model parameter with a flag: parameter -> (flag, type, help).
 _FLAGS = {
@@ -389,6 +390,77 @@ def _evaluate(args) -> int:
     return 0
 
 
+# The candidates of ``mfkit tune --model auto`` (those registered in this installation).
+_AUTO_MODELS = ("als", "bpr", "svd")
+
+
+def _check_tune_flags(args):
+    """The tune command's own flags, before any work; messages name the flag."""
+    if args.trials is not None and args.trials < 1:
+        raise CommandError(f"--trials must be >= 1, got {args.trials}")
+    for flag, value in (("--timeout", args.timeout), ("--budget", args.budget)):
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise CommandError(f"{flag} must be a positive number of seconds, got {value}")
+    try:
+        parse_metric(args.metric)
+    except ValueError as error:
+        raise CommandError(f"--metric: {error}") from None
+    registered = {name.lower(): name for name in _registry.model_names()}
+    if args.tune_model == "auto":
+        return [name for name in _AUTO_MODELS if name in registered]
+    cls = _registry.model_class(registered.get(args.tune_model.lower(), ""))
+    if cls is None or not getattr(cls, "_search_space", None):
+        tunable = sorted(name for name, cls_name in registered.items()
+                         if getattr(_registry.model_class(cls_name), "_search_space", None))
+        raise CommandError(f"--model {args.tune_model!r} is not a model with a search space; "
+                           f"choose one of: auto, {', '.join(tunable)}")
+    return [args.tune_model.lower()]
+
+
+def _tune(args) -> int:
+    names = _check_tune_flags(args)
+    _check_flags(args)
+    try:
+        optuna = tuning._optuna()  # before any work: say what to install
+    except ImportError as error:
+        raise CommandError(str(error)) from None
+    if not args.verbose:
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+    data = _load_data(args)
+    train, valid = leave_k_out_split(data, K=args.holdout, random_state=args.split_seed)
+    print(f"split: {args.holdout} held-out interactions per user (seed {args.split_seed}): "
+          f"{train.nnz} train, {valid.nnz} valid")
+    if args.tune_model == "auto":
+        result = tuning.select(train, valid, models=names, metric=args.metric,
+                               budget_seconds=args.budget, n_trials=args.trials,
+                               random_state=args.seed)
+        print(f"\n{'model':<12}{args.metric:>12}{'complete':>10}{'pruned':>8}"
+              f"{'failed':>8}{'seconds':>9}  parameters")
+        for row in result.table:
+            params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                               for k, v in row["params"].items())
+            print(f"{row['model']:<12}{row['value']:>12.4f}{row['complete']:>10}"
+                  f"{row['pruned']:>8}{row['failed']:>8}{row['seconds']:>9.1f}  {params}")
+        best = result.results[result.best_name]
+    else:
+        trials = args.trials if args.trials is not None or args.timeout else 50
+        best = tuning.tune(names[0], train, valid, metric=args.metric, n_trials=trials,
+                           timeout=args.timeout, random_state=args.seed)
+    counts = best.counts()
+    model = best.new_model()
+    print(f"\n{type(model).__name__}: {len(best.study.trials)} trials ({counts['complete']} "
+          f"complete, {counts['pruned']} pruned, {counts['fail']} failed) in "
+          f"{best.seconds:.1f}s; best {best.metric} on the held-out split: {best.best_value:.4f}")
+    print("best parameters: " + ", ".join(f"{k}={v!r}" for k, v in best.best_params.items()))
+    if args.output:
+        start = time.perf_counter()
+        model.fit(data, show_progress=False)
+        model.save(args.output)
+        print(f"refitted on all {data.matrix.nnz} interactions in "
+              f"{time.perf_counter() - start:.1f}s; saved to {args.output}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mfkit", description="Matrix-factorization recommenders.",
                                      epilog="Run 'mfkit COMMAND --help' for a command's flags.")
@@ -443,6 +515,33 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation_flags(evaluate)
     _add_model_flags(evaluate)
     evaluate.set_defaults(run=_evaluate)
+
+    tune = commands.add_parser(
+        "tune", help="tune a model's hyperparameters on a held-out split (needs optuna)",
+        description="Holds --holdout interactions per user out as the validation set, searches "
+                    "with Optuna (mfkit.tuning) and, with -o, refits the best parameters on all "
+                    "the data and saves the model.")
+    _add_data_flags(tune)
+    tune.add_argument("--model", dest="tune_model", default="als",
+                      help="model name (als, bpr, ...) or auto: tune each of "
+                           f"{', '.join(_AUTO_MODELS)} (those installed) and keep the best")
+    tune.add_argument("--trials", type=int, default=None,
+                      help="trials per model (default 50, or as many as --timeout allows; "
+                           "with --model auto: as many as --budget allows)")
+    tune.add_argument("--timeout", type=float, default=None, help="seconds for the search")
+    tune.add_argument("--budget", type=float, default=300.0,
+                      help="--model auto: seconds for all models together (default 300)")
+    tune.add_argument("--metric", default="ndcg@20",
+                      help="metric to maximize: ndcg, recall, precision, map, hit_rate or mrr "
+                           "@K (default ndcg@20)")
+    tune.add_argument("--holdout", type=int, default=1,
+                      help="held-out interactions per user for validation (default 1)")
+    tune.add_argument("--split-seed", type=int, default=0, help="seed of the split (default 0)")
+    tune.add_argument("--seed", type=int, default=0, help="seed of the search (default 0)")
+    tune.add_argument("-o", "--output", help="refit the best model on all the data and save it "
+                                             "here (.npz)")
+    tune.add_argument("--verbose", action="store_true", help="Optuna's log of every trial")
+    tune.set_defaults(run=_tune)
     return parser
 
 

@@ -32,7 +32,13 @@ from ._interactions import unwrap_interactions
 from ._ranking import score_blocks
 from ._threads import resolve_num_threads
 from ._validation import check_int, check_random_state, check_ratings, check_user_items
-from .splits import leave_k_out_split, time_split, train_test_split
+from .splits import (
+    leave_k_out_split,
+    time_split,
+    train_test_split,
+    train_valid_test_split,
+    validation_split,
+)
 
 # Column order of the per-user kernel output (mfkit/metrics.hpp) and keys of ranking_metrics.
 METRICS = ("precision", "recall", "map", "ndcg", "hit_rate", "mrr", "auc")
@@ -43,7 +49,7 @@ __all__ = [
     "METRICS", "auc", "cross_validate", "hit_rate_at_k", "leave_k_out_split", "mae", "map_at_k",
     "mrr_at_k",
     "ndcg_at_k", "parse_metric", "precision_at_k", "ranking_metrics", "recall_at_k", "rmse",
-    "time_split", "train_test_split",
+    "time_split", "train_test_split", "train_valid_test_split", "validation_split",
 ]
 
 

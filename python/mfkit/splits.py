@@ -26,7 +26,8 @@ from ._validation import (
     not_a_matrix,
 )
 
-__all__ = ["leave_k_out_split", "time_split", "train_test_split"]
+__all__ = ["leave_k_out_split", "time_split", "train_test_split", "train_valid_test_split",
+           "validation_split"]
 
 
 def _round_half_up(x):
@@ -248,3 +249,47 @@ def time_split(ratings, timestamps=None, test_size: float = 0.2, per_user: bool 
         latest = rank >= (counts - n_test)[rows[order]]
         in_test[order[latest]] = True
     return _parts(ratings, matrix, in_test, rows, ts)
+
+
+# ---------------------------------------------------------------------- tuning: a validation set
+def validation_split(train, valid_size: float = 0.1, K: int | None = None, random_state=None):
+    """Hold part of a *training* set out for tuning, so that the test set is never seen while
+    choosing hyperparameters (``mfkit.tuning.tune(model, fit_part, valid)``).
+
+    With ``K`` given, :func:`leave_k_out_split`: ``K`` interactions of every user with more
+    than ``K`` go to ``valid``. Otherwise :func:`train_test_split` with
+    ``test_size=valid_size``.
+
+    Returns
+    -------
+    (fit_part, valid) : CSR matrices (or Interactions) of ``train``'s shape that partition it.
+    """
+    if K is not None:
+        return leave_k_out_split(train, K=K, random_state=random_state)
+    return train_test_split(train, test_size=valid_size, random_state=random_state)
+
+
+def train_valid_test_split(ratings, valid_size: float = 0.1, test_size: float = 0.2,
+                           random_state=None):
+    """Random three-way split for tuning then testing: ``round(test_size * nnz)`` interactions
+    go to ``test``, then ``round(valid_size / (1 - test_size) * rest)`` of the rest (so about
+    ``valid_size`` of the whole) to ``valid``; both drawn from one ``random_state``.
+
+    Tune on ``(train, valid)``, refit the chosen parameters on ``train + valid`` and report on
+    ``test`` once.
+
+    Returns
+    -------
+    (train, valid, test) : CSR matrices (or Interactions) of the input's shape and dtype that
+        partition its stored interactions.
+    """
+    valid_size = check_fraction(valid_size, "valid_size")
+    test_size = check_fraction(test_size, "test_size")
+    if valid_size + test_size >= 1:
+        raise ValueError(f"valid_size + test_size must be < 1 to leave training data, got "
+                         f"{valid_size} + {test_size}")
+    rng = check_random_state(random_state)
+    rest, test = train_test_split(ratings, test_size=test_size, random_state=rng)
+    train, valid = train_test_split(rest, test_size=valid_size / (1 - test_size),
+                                    random_state=rng)
+    return train, valid, test

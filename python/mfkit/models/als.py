@@ -167,6 +167,11 @@ class ALS(Recommender):
         "block_sweeps": Integer(1),
     }
 
+    # Default search space of mfkit.tuning (param -> ("log" | "float" | "int" | "int_log", low,
+    # high) or ("categorical", [choices])); λ competes with all cells, hence its large range.
+    _search_space = {"factors": ("int_log", 16, 256), "regularization": ("log", 1e-2, 1e3),
+                     "alpha": ("log", 0.1, 100.0), "iterations": ("int", 5, 30)}
+
     def __init__(self, factors=64, regularization=15.0, alpha=2.0, iterations=15, solver="cg",
                  cg_steps=3, regularization_exponent=0.0, dtype=np.float32, random_state=None,
                  num_threads=0, backend="cpp", calculate_training_loss=False,

@@ -139,6 +139,11 @@ class BPR(Recommender):
         "backend": BACKEND,
     }
 
+    # Default search space of mfkit.tuning (param -> ("log" | "float" | "int" | "int_log", low,
+    # high) or ("categorical", [choices])); iterations are epochs.
+    _search_space = {"factors": ("int_log", 16, 256), "learning_rate": ("log", 1e-3, 0.2),
+                     "regularization": ("log", 1e-5, 0.1), "iterations": ("int_log", 20, 400)}
+
     def __init__(self, factors=64, learning_rate=0.05, regularization=0.005, iterations=200,
                  verify_negative_samples=True, negative_sampling="uniform", dtype=np.float32,
                  random_state=None, num_threads=0, backend="cpp"):

@@ -173,6 +173,11 @@ class ExplicitMF(Recommender):
         "backend": BACKEND,
     }
 
+    # Default search space of mfkit.tuning (param -> ("log" | "float" | "int" | "int_log", low,
+    # high) or ("categorical", [choices])): the SGD step, its epochs and the penalty.
+    _search_space = {"factors": ("int_log", 8, 256), "learning_rate": ("log", 1e-3, 0.05),
+                     "regularization": ("log", 1e-3, 0.3), "iterations": ("int", 10, 100)}
+
     def __init__(self, factors=100, solver="sgd", learning_rate=0.005, regularization=0.02,
                  iterations=20, biased=True, init_std=0.1, dtype=np.float32, random_state=None,
                  num_threads=0, backend="cpp"):

@@ -155,6 +155,11 @@ class NMF(Recommender):
         "backend": BACKEND,
     }
 
+    # Default search space of mfkit.tuning (param -> ("log" | "float" | "int" | "int_log", low,
+    # high) or ("categorical", [choices])): rank and penalty (alpha_H follows alpha_W).
+    _search_space = {"n_components": ("int_log", 8, 256), "alpha_W": ("log", 1e-4, 1.0),
+                     "l1_ratio": ("float", 0.0, 1.0)}
+
     def __init__(self, n_components, solver="cd", beta_loss="frobenius", init=None, alpha_W=0.0,
                  alpha_H="same", l1_ratio=0.0, max_iter=200, tol=1e-4, missing="zero",
                  dtype=np.float32, random_state=None, num_threads=0, backend="cpp"):
