@@ -24,10 +24,11 @@ RUNS_ON_IMPORT = {"mfkit.__main__"}
 # - pandas, sklearn: optional; never needed to import or run mfkit (sklearn only asks for
 #   ``__sklearn_tags__`` once it is imported itself).
 # - matplotlib, IPython: optional, only for mfkit.callbacks.LivePlot.
+# - voyager, faiss: optional, only for mfkit.ann's indexes (built or read on demand).
 # The standard library, the dependencies (numpy, scipy, threadpoolctl, tqdm) and, above all,
 # mfkit's own modules are imported at the top of the module: a function-level import of an mfkit
 # module only hides a cycle.
-LAZY_IMPORTS_ALLOWED = ("pandas", "sklearn", "matplotlib", "IPython")
+LAZY_IMPORTS_ALLOWED = ("pandas", "sklearn", "matplotlib", "IPython", "voyager", "faiss")
 
 
 # Optional subpackages and the third-party modules they need: left out when one is missing.
