@@ -152,6 +152,27 @@ def assert_same_ranking(found, exact, N):
     np.testing.assert_array_equal(found[0][untied], ids[:, :N][untied])
 
 
+@pytest.mark.parametrize("backend", ["faiss", "voyager"])
+def test_native_inner_product_search(backend, user_items):
+    """mips="native" (the backend's inner-product metric): exact with an exact index, and a
+    graph finds the top items of widely spread lengths."""
+    needs(backend)
+    model = synthetic_model(factors=32)
+    users = np.arange(len(model.user_factors))
+    exact = model.recommend(users, N=10, filter_already_liked_items=False)
+    if backend == "faiss":
+        model.build_index(**FLAT, mips="native")
+        found = model.recommend(users, N=10, filter_already_liked_items=False,
+                                approximate=True)
+        np.testing.assert_array_equal(found[0], exact[0])
+        model.build_index("faiss", mips="native", ef_search=200)
+    else:
+        model.build_index("voyager", mips="native", ef=400)
+    assert model.ann_indexes["recommend"].mips == "native"
+    found = model.recommend(users, N=10, filter_already_liked_items=False, approximate=True)
+    assert recall(found[0], exact[0]) >= (0.9 if backend == "faiss" else 0.3)
+
+
 def test_raw_ids_serve_approximately(user_items):
     needs("faiss")
     data = mfkit.datasets.Interactions(user_items, np.arange(80) + 1000, np.arange(2000) + 5000)
@@ -270,10 +291,11 @@ def test_an_incomplete_search_falls_back_to_the_exact_path(counted_exact):
 
 
 # ------------------------------------------------------------------------------- persistence
-@pytest.mark.parametrize("backend", ["voyager", "faiss"])
-def test_save_load_round_trip(backend, tmp_path):
+@pytest.mark.parametrize("backend, mips", [("voyager", "reduction"), ("faiss", "reduction"),
+                                           ("faiss", "native")])
+def test_save_load_round_trip(backend, mips, tmp_path):
     needs(backend)
-    model = synthetic_model(n_items=1500).build_index(backend)
+    model = synthetic_model(n_items=1500).build_index(backend, mips=mips)
     model.ann_indexes["recommend"].set_search_params(**({"ef": 50} if backend == "voyager"
                                                         else {"ef_search": 50}))
     users = np.arange(50)
@@ -283,8 +305,7 @@ def test_save_load_round_trip(backend, tmp_path):
     with np.load(tmp_path / "model.npz", allow_pickle=False) as archive:
         assert archive["__ann_recommend__"].dtype == np.uint8
     loaded = mfkit.load(tmp_path / "model.npz")
-    assert loaded.ann_indexes["recommend"].search_params == \
-        model.ann_indexes["recommend"].search_params
+    assert loaded.ann_indexes["recommend"].state() == model.ann_indexes["recommend"].state()
     after = loaded.recommend(users, N=10, filter_already_liked_items=False, approximate=True)
     np.testing.assert_array_equal(after[0], before[0])
     np.testing.assert_array_equal(after[1], before[1])
@@ -404,6 +425,8 @@ def test_bad_arguments_are_clear_errors(user_items):
         model.build_index("faiss", efSearch=10)
     with pytest.raises(ValueError, match="ef_search must be >= 1"):
         model.build_index("faiss", ef_search=0)
+    with pytest.raises(ValueError, match="mips must be one of 'reduction', 'native'"):
+        model.build_index("faiss", mips="cosine")
     with pytest.raises(ValueError, match="faiss cannot build index='Nonsense'"):
         model.build_index("faiss", index="Nonsense")
     model.build_index(**FLAT, serve="recommend")

@@ -379,7 +379,10 @@ class Recommender:
             indexes built before.
         **backend_params
             Build and search parameters of the backend (listed in :mod:`mfkit.ann`), e.g.
-            ``M=32, ef=200`` for voyager or ``index="IVF1024,Flat", nprobe=32`` for faiss.
+            ``M=32, ef=200`` for voyager or ``index="IVF1024,Flat", nprobe=32`` for faiss, and
+            ``mips``: ``"reduction"`` (default: Euclidean search after the max-inner-product
+            reduction) or ``"native"`` (the backend's inner-product metric; with faiss' HNSW
+            much better recall when item lengths spread widely, see :mod:`mfkit.ann._index`).
             Search parameters can be changed later on ``model.ann_indexes[use]``
             (:meth:`mfkit.ann.ItemIndex.set_search_params`).
 

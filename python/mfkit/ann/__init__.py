@@ -17,13 +17,22 @@ Backends (optional: ``pip install mfkit[ann]``):
   ``ef_search`` (128, HNSW) and ``nprobe`` (16, IVF).
 
 Inner products are ranked through the max-inner-product → nearest-neighbour reduction of
-Bachrach et al. (RecSys 2014) (:mod:`mfkit.ann._index`); cosine (``similar_items``) is the same
-search over unit vectors. Builds with ``num_threads`` > 1 may give a slightly different graph run
+Bachrach et al. (RecSys 2014) (``mips="reduction"``, the default) or by the backend's own
+inner-product metric (``mips="native"``: better for graph indexes when item lengths spread
+widely; :mod:`mfkit.ann._index`); cosine (``similar_items``) is the same search over unit
+vectors. Builds with ``num_threads`` > 1 may give a slightly different graph run
 to run (threads insert concurrently); the answers' scores are always exact.
 """
 from ._backends import BACKENDS
-from ._index import ItemIndex, StaleIndexError, fingerprint, mips_queries, mips_targets
+from ._index import (
+    MIPS_MODES,
+    ItemIndex,
+    StaleIndexError,
+    fingerprint,
+    mips_queries,
+    mips_targets,
+)
 from ._refill import rank_approximately
 
-__all__ = ["BACKENDS", "ItemIndex", "StaleIndexError", "fingerprint", "mips_queries",
+__all__ = ["BACKENDS", "MIPS_MODES", "ItemIndex", "StaleIndexError", "fingerprint", "mips_queries",
            "mips_targets", "rank_approximately"]

@@ -1,9 +1,10 @@
 """The nearest-neighbour libraries behind :class:`mfkit.ann.ItemIndex`: Spotify's voyager (HNSW)
 and Meta's faiss (HNSW, IVF, flat, any index factory string).
 
-Each backend builds a Euclidean (L2) index over float32 rows, searches it, and turns it into bytes
-and back with the library's own serializer (never pickle). Both packages are optional
-(``pip install mfkit[ann]``); they are imported only when an index is built or read.
+Each backend builds a Euclidean (L2) or inner-product index over float32 rows, searches it,
+and turns it into bytes and back with the library's own serializer (never pickle). Both
+packages are optional (``pip install mfkit[ann]``); they are imported only when an index is
+built or read.
 """
 from __future__ import annotations
 
@@ -51,9 +52,10 @@ class VoyagerBackend:
             raise _missing("voyager", "voyager") from None
         return voyager
 
-    def build(self, vectors: np.ndarray, params: dict, num_threads: int):
+    def build(self, vectors: np.ndarray, params: dict, num_threads: int, metric: str):
         voyager = self.module()
-        index = voyager.Index(voyager.Space.Euclidean, num_dimensions=vectors.shape[1],
+        space = voyager.Space.Euclidean if metric == "l2" else voyager.Space.InnerProduct
+        index = voyager.Index(space, num_dimensions=vectors.shape[1],
                               M=params["M"], ef_construction=params["ef_construction"],
                               random_seed=params["random_seed"], max_elements=len(vectors))
         index.add_items(vectors, np.arange(len(vectors)), num_threads=num_threads)
@@ -80,7 +82,7 @@ class VoyagerBackend:
 
 
 class FaissBackend:
-    """faiss (https://faiss.ai): any index of ``faiss.index_factory`` in the L2 metric.
+    """faiss (https://faiss.ai): any index of ``faiss.index_factory``.
 
     Build parameters: ``index`` (the factory string: ``"HNSW32"`` by default, ``"Flat"`` for an
     exact index, ``"IVF1024,Flat"``, ...) and ``ef_construction`` (HNSW only, default 200).
@@ -102,11 +104,13 @@ class FaissBackend:
             raise _missing("faiss", "faiss-cpu") from None
         return faiss
 
-    def build(self, vectors: np.ndarray, params: dict, num_threads: int):
+    def build(self, vectors: np.ndarray, params: dict, num_threads: int, metric: str):
         faiss = self.module()
         faiss.omp_set_num_threads(num_threads)  # faiss has no per-call thread count
         try:
-            index = faiss.index_factory(vectors.shape[1], params["index"], faiss.METRIC_L2)
+            index = faiss.index_factory(vectors.shape[1], params["index"],
+                                        faiss.METRIC_L2 if metric == "l2" else
+                                        faiss.METRIC_INNER_PRODUCT)
         except RuntimeError as exc:
             raise ValueError(f"faiss cannot build index={params['index']!r}: "
                              f"{str(exc).strip().splitlines()[-1]}") from None

@@ -10,6 +10,12 @@ the Xbox recommender system using a Euclidean transformation for inner-product s
 which is smallest exactly where ``q·y_i`` is largest. Queries are scaled to length ``M`` first
 (a positive factor changes no ranking) so the distances stay well conditioned in float32. Cosine
 similarity is the same search over unit-length targets and queries.
+
+The reduction is exact, but it crowds short targets near the pole of the extra axis, which hurts
+graph indexes when target lengths spread widely (benchmarks/RESULTS.md: HNSW recall drops). So
+``mips="native"`` instead searches the backend's own inner-product metric on the plain vectors
+(graph search in the inner-product space, Morozov & Babenko, NeurIPS 2018: faiss' HNSW does well
+there; an exact faiss index is exact either way).
 """
 from __future__ import annotations
 
@@ -18,7 +24,10 @@ import weakref
 
 import numpy as np
 
+from .._validation import check_choice
 from . import _backends
+
+MIPS_MODES = ("reduction", "native")
 
 
 class StaleIndexError(RuntimeError):
@@ -64,6 +73,9 @@ class ItemIndex:
     ----------
     backend : str
         ``"voyager"`` or ``"faiss"``.
+    mips : str
+        ``"reduction"`` (L2 search of the reduced vectors) or ``"native"`` (the backend's
+        inner-product metric), see the module docstring.
     build_params, search_params : dict
         The backend parameters it was built with and searches with.
     size : int
@@ -75,10 +87,12 @@ class ItemIndex:
         its current targets before every approximate call (:meth:`matches`).
     """
 
-    def __init__(self, backend: str, native, *, build_params: dict, search_params: dict,
-                 size: int, dimension: int, max_norm: float, fingerprint: str):
+    def __init__(self, backend: str, native, *, mips: str, build_params: dict,
+                 search_params: dict, size: int, dimension: int, max_norm: float,
+                 fingerprint: str):
         self.backend = backend
         self.native = native
+        self.mips = mips
         self.build_params = build_params
         self.search_params = search_params
         self.size = size
@@ -89,17 +103,23 @@ class ItemIndex:
 
     @classmethod
     def build(cls, targets: np.ndarray, backend: str = "voyager", num_threads: int = 1,
-              **params) -> ItemIndex:
-        """Index the rows of ``targets`` (n × d floats, finite) with ``backend``; ``params`` are
-        the backend's build and search parameters (:mod:`mfkit.ann` lists them)."""
+              mips: str = "reduction", **params) -> ItemIndex:
+        """Index the rows of ``targets`` (n × d floats, finite) with ``backend``; ``mips`` as in
+        the module docstring; ``params`` are the backend's build and search parameters
+        (:mod:`mfkit.ann` lists them)."""
         implementation = _backends.get_backend(backend)
+        mips = check_choice(mips, "mips", MIPS_MODES)
         search = {k: params.pop(k) for k in list(params) if k in
                   implementation.search_constraints}
         build = _backends.check_params(implementation, "build", params)
         search = _backends.check_params(implementation, "search", search)
-        vectors, max_norm = mips_targets(targets)
-        native = implementation.build(vectors, build, num_threads)
-        index = cls(backend, native, build_params=build, search_params=search,
+        if mips == "reduction":
+            vectors, max_norm = mips_targets(targets)
+        else:
+            vectors, max_norm = targets.astype(np.float32), 0.0
+        native = implementation.build(vectors, build, num_threads,
+                                      "l2" if mips == "reduction" else "inner_product")
+        index = cls(backend, native, mips=mips, build_params=build, search_params=search,
                     size=len(targets), dimension=targets.shape[1], max_norm=max_norm,
                     fingerprint=fingerprint(targets))
         index._verified = weakref.ref(targets)
@@ -128,8 +148,9 @@ class ItemIndex:
         inner product with each query row as the backend finds them, and whether it found ``k``
         for every query (``ids`` may then be None)."""
         implementation = _backends.get_backend(self.backend)
-        return implementation.search(self.native, mips_queries(queries, self.max_norm), k,
-                                     self.search_params, num_threads)
+        vectors = mips_queries(queries, self.max_norm) if self.mips == "reduction" else \
+            queries.astype(np.float32)
+        return implementation.search(self.native, vectors, k, self.search_params, num_threads)
 
     def to_bytes(self) -> bytes:
         """The backend's own serialization of the native index."""
@@ -137,7 +158,7 @@ class ItemIndex:
 
     def state(self) -> dict:
         """Everything but the native index, JSON-safe (saved in the model file's metadata)."""
-        return {"backend": self.backend, "build_params": self.build_params,
+        return {"backend": self.backend, "mips": self.mips, "build_params": self.build_params,
                 "search_params": self.search_params, "size": self.size,
                 "dimension": self.dimension, "max_norm": self.max_norm,
                 "fingerprint": self.fingerprint}
@@ -153,7 +174,7 @@ class ItemIndex:
         return _restore, (self.state(), self.to_bytes())
 
     def __repr__(self) -> str:
-        return (f"ItemIndex(backend={self.backend!r}, size={self.size}, "
+        return (f"ItemIndex(backend={self.backend!r}, mips={self.mips!r}, size={self.size}, "
                 f"build_params={self.build_params}, search_params={self.search_params})")
 
 

@@ -11,9 +11,10 @@ import numbers
 
 import numpy as np
 
+from .._validation import check_choice
 from .._warnings import warn_caller
 from . import _backends
-from ._index import ItemIndex
+from ._index import MIPS_MODES, ItemIndex
 
 USES = ("recommend", "similar_items")
 
@@ -61,11 +62,12 @@ def loaded_indexes(metadata, arrays: dict, name: str) -> dict:
 
 
 def _checked_state(state, use: str, name: str) -> dict:
-    keys = {"backend", "build_params", "search_params", "size", "dimension", "max_norm",
+    keys = {"backend", "mips", "build_params", "search_params", "size", "dimension", "max_norm",
             "fingerprint"}
     if not isinstance(state, dict) or set(state) != keys:
         raise _invalid(name, f"the {use} index description must have the keys {sorted(keys)}")
     try:
+        check_choice(state["mips"], "mips", MIPS_MODES)
         backend = _backends.get_backend(state["backend"])
         for kind in ("build", "search"):
             given = state[f"{kind}_params"]
