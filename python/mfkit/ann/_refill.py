@@ -37,13 +37,14 @@ def rank_approximately(index, queries: np.ndarray, targets: np.ndarray, N: int, 
         (queries, min(N, candidates)), best first, ties by the lower id, padded with -1 / -inf.
     """
     n = len(targets)
-    allowed = np.ones(n, dtype=bool)
-    if subset is not None:
-        allowed[:] = False
-        allowed[subset] = True
-    if exclude is not None:
-        allowed[exclude] = False
-    n_allowed = int(np.count_nonzero(allowed))
+    allowed, n_allowed = None, n  # None: every target (no mask to build per call)
+    if subset is not None or exclude is not None:
+        allowed = np.zeros(n, dtype=bool) if subset is not None else np.ones(n, dtype=bool)
+        if subset is not None:
+            allowed[subset] = True
+        if exclude is not None:
+            allowed[exclude] = False
+        n_allowed = int(np.count_nonzero(allowed))
     columns = min(N, n_allowed)
     ids = np.full((len(queries), columns), -1, dtype=np.int32)
     scores = np.full((len(queries), columns), -np.inf, dtype=queries.dtype)
@@ -69,7 +70,7 @@ def rank_approximately(index, queries: np.ndarray, targets: np.ndarray, N: int, 
             if not complete:
                 to_exact.append(rows)
                 continue
-            keep = allowed[found]
+            keep = np.ones(found.shape, dtype=bool) if allowed is None else allowed[found]
             if liked_keys is not None:
                 keep &= ~_isin_sorted(rows[:, None] * n + found, liked_keys)
             done = keep.sum(axis=1) >= need[rows]
@@ -86,12 +87,13 @@ def rank_approximately(index, queries: np.ndarray, targets: np.ndarray, N: int, 
 
 def _liked(exclude_rows, allowed, n_queries: int, n: int):
     """``(keys, counts)``: the sorted keys ``query * n + target`` of each query's excluded
-    targets (None without ``exclude_rows``) and how many of them are otherwise allowed."""
+    targets (None without ``exclude_rows``) and how many of them are otherwise allowed
+    (``allowed`` None: all are)."""
     if exclude_rows is None:
         return None, np.zeros(n_queries, dtype=np.int64)
     indptr, indices = exclude_rows.indptr, exclude_rows.indices
     row = np.repeat(np.arange(n_queries, dtype=np.int64), np.diff(indptr))
-    counts = np.bincount(row[allowed[indices]], minlength=n_queries)
+    counts = np.bincount(row if allowed is None else row[allowed[indices]], minlength=n_queries)
     return row * n + indices, counts  # canonical CSR: sorted by row, then by column
 
 
