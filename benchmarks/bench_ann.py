@@ -87,7 +87,10 @@ def main():
     parser.add_argument("--voyager-ef", type=int, nargs="*", default=[10, 20, 40, 80, 160, 320])
     parser.add_argument("--faiss-ef-search", type=int, nargs="*",
                         default=[16, 32, 64, 128, 256])
-    parser.add_argument("--faiss-index", default="HNSW32")
+    parser.add_argument("--faiss-nprobe", type=int, nargs="*", default=[5, 10, 20, 50],
+                        help="the sweep when --faiss-index is an IVF index")
+    parser.add_argument("--faiss-index", default="HNSW32",
+                        help="a faiss index_factory string (e.g. IVF4096,Flat)")
     parser.add_argument("--indexes", nargs="*",
                         default=["voyager", "voyager native", "faiss", "faiss native"],
                         help="mfkit indexes to build (native: mips='native')")
@@ -147,8 +150,12 @@ def main():
 
     configs = [("mfkit exact", None, None, None)]
     for name in builds:
-        knob, values = ("ef", args.voyager_ef) if name.startswith("voyager") else \
-            ("ef_search", args.faiss_ef_search)
+        if name.startswith("voyager"):
+            knob, values = "ef", args.voyager_ef
+        elif "IVF" in args.faiss_index:
+            knob, values = "nprobe", args.faiss_nprobe
+        else:
+            knob, values = "ef_search", args.faiss_ef_search
         configs += [(f"mfkit {name}", name, knob, value) for value in values]
     if not reason:
         configs += [("implicit faiss", "implicit", "nprobe", v) for v in args.implicit_nprobe]

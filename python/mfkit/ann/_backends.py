@@ -61,14 +61,18 @@ class VoyagerBackend:
         index.add_items(vectors, np.arange(len(vectors)), num_threads=num_threads)
         return index
 
-    def search(self, index, queries: np.ndarray, k: int, params: dict, num_threads: int):
+    @staticmethod
+    def search_options(index, params: dict):
+        """What :meth:`search` needs of the search parameters (computed once per change)."""
+        return params["ef"]
+
+    def search(self, index, queries: np.ndarray, k: int, ef, num_threads: int):
         """``(ids, complete)``: int64 ids of the ``k`` nearest rows of each query, nearest first,
         and whether the graph gave ``k`` for every query (HNSW may find fewer near the size of
         the catalogue; voyager then raises its RecallError)."""
         voyager = self.module()
         try:
-            ids, _ = index.query(queries, k=k, num_threads=num_threads,
-                                 query_ef=max(params["ef"], k))
+            ids, _ = index.query(queries, k=k, num_threads=num_threads, query_ef=max(ef, k))
         except voyager.RecallError:
             return None, False
         return np.asarray(ids, dtype=np.int64).reshape(len(queries), k), True
@@ -122,16 +126,15 @@ class FaissBackend:
         index.add(vectors)
         return index
 
-    def search(self, index, queries: np.ndarray, k: int, params: dict, num_threads: int):
+    def search(self, index, queries: np.ndarray, k: int, options, num_threads: int):
         """``(ids, complete)`` as :meth:`VoyagerBackend.search`; faiss pads with id -1."""
-        faiss = self.module()
-        faiss.omp_set_num_threads(num_threads)
-        _, ids = index.search(queries, k, params=self._search_parameters(faiss, index, params))
-        ids = ids.astype(np.int64, copy=False)
+        self.module().omp_set_num_threads(num_threads)
+        _, ids = index.search(queries, k, params=options)
         return ids, bool((ids >= 0).all())
 
-    @staticmethod
-    def _search_parameters(faiss, index, params: dict):
+    def search_options(self, index, params: dict):
+        """faiss' search parameters object for ``index`` (None for an index without knobs)."""
+        faiss = self.module()
         if getattr(faiss.downcast_index(index), "hnsw", None) is not None:
             return faiss.SearchParametersHNSW(efSearch=params["ef_search"])
         try:

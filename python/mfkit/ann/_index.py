@@ -100,6 +100,7 @@ class ItemIndex:
         self.max_norm = max_norm
         self.fingerprint = fingerprint
         self._verified = None  # weak reference to the last targets array found to match
+        self._options = None  # the backend's form of search_params, made on the first search
 
     @classmethod
     def build(cls, targets: np.ndarray, backend: str = "voyager", num_threads: int = 1,
@@ -129,6 +130,7 @@ class ItemIndex:
         """Change the search parameters (e.g. ``ef=200``); returns the index."""
         self.search_params = _backends.check_params(_backends.get_backend(self.backend),
                                                     "search", params, self.search_params)
+        self._options = None
         return self
 
     def matches(self, targets: np.ndarray) -> bool:
@@ -147,10 +149,12 @@ class ItemIndex:
         """``(ids, complete)``: the ids (int64, queries × k) of the ``k`` targets of largest
         inner product with each query row as the backend finds them, and whether it found ``k``
         for every query (``ids`` may then be None)."""
-        implementation = _backends.get_backend(self.backend)
+        implementation = _backends.BACKENDS[self.backend]
+        if self._options is None:
+            self._options = implementation.search_options(self.native, self.search_params)
         vectors = mips_queries(queries, self.max_norm) if self.mips == "reduction" else \
-            queries.astype(np.float32)
-        return implementation.search(self.native, vectors, k, self.search_params, num_threads)
+            np.ascontiguousarray(queries, dtype=np.float32)
+        return implementation.search(self.native, vectors, k, self._options, num_threads)
 
     def to_bytes(self) -> bytes:
         """The backend's own serialization of the native index."""

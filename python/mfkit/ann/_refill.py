@@ -51,6 +51,11 @@ def rank_approximately(index, queries: np.ndarray, targets: np.ndarray, N: int, 
     if columns == 0 or len(queries) == 0:
         return ids, scores
 
+    if allowed is None and exclude_rows is None:  # nothing filtered: one search of N
+        found, complete = index.search(queries, columns, num_threads)
+        if complete:
+            _rank_found(queries, targets, np.arange(len(queries)), found, None, ids, scores)
+            return ids, scores
     liked_keys, liked_allowed = _liked(exclude_rows, allowed, len(queries), n)
     need = np.minimum(columns, n_allowed - liked_allowed)  # what the exact path would return
     # First fetch: enough if the index is exact and the filters hit the top as often as the
@@ -106,18 +111,26 @@ def _isin_sorted(keys: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
 
 
 def _rank_found(queries, targets, rows, found, keep, ids, scores):
-    """Write into ``ids`` / ``scores`` rows ``rows``: the kept ``found`` targets ranked by their
-    exact scores, best first, ties by the lower id, padded with -1 / -inf."""
+    """Write into ``ids`` / ``scores`` rows ``rows``: the kept ``found`` targets (``keep``
+    None: all) ranked by their exact scores, best first, ties by the lower id, padded with
+    -1 / -inf."""
     columns = ids.shape[1]
+    if len(rows) == 1 and keep is None:  # one query, nothing filtered (online serving)
+        row, candidates = rows[0], found[0]
+        exact = targets[candidates] @ queries[row]
+        order = np.lexsort((candidates, -exact))[:columns]
+        ids[row], scores[row] = candidates[order], exact[order]
+        return
     block = max(1, _GATHERED_PER_BLOCK // (found.shape[1] * targets.shape[1]))
     for start in range(0, len(rows), block):
         part = slice(start, start + block)
         candidates = found[part]
         exact = np.einsum("qd,qkd->qk", queries[rows[part]], targets[candidates])
-        exact[~keep[part]] = -np.inf
-        candidates = np.where(keep[part], candidates, len(targets))  # dropped: sorted last
+        if keep is not None:
+            exact[~keep[part]] = -np.inf
+            candidates = np.where(keep[part], candidates, len(targets))  # dropped: sorted last
         order = np.lexsort((candidates, -exact), axis=1)[:, :columns]
         best = np.take_along_axis(exact, order, axis=1)
         chosen = np.take_along_axis(candidates, order, axis=1)
-        ids[rows[part]] = np.where(np.isfinite(best), chosen, -1)
+        ids[rows[part]] = chosen if keep is None else np.where(np.isfinite(best), chosen, -1)
         scores[rows[part]] = best
