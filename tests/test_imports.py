@@ -25,10 +25,12 @@ RUNS_ON_IMPORT = {"mfkit.__main__"}
 #   ``__sklearn_tags__`` once it is imported itself).
 # - matplotlib, IPython: optional, only for mfkit.callbacks.LivePlot.
 # - optuna: optional, only mfkit.tuning's searches need it.
+# - voyager, faiss: optional, only for mfkit.ann's indexes (built or read on demand).
 # The standard library, the dependencies (numpy, scipy, threadpoolctl, tqdm) and, above all,
 # mfkit's own modules are imported at the top of the module: a function-level import of an mfkit
 # module only hides a cycle.
-LAZY_IMPORTS_ALLOWED = ("pandas", "sklearn", "matplotlib", "IPython", "optuna")
+LAZY_IMPORTS_ALLOWED = ("pandas", "sklearn", "matplotlib", "IPython", "optuna", "voyager",
+                        "faiss")
 
 
 # Optional subpackages and the third-party modules they need: left out when one is missing.

@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
-from . import _cpp, _ranking, _registry, reference
+from . import _cpp, _ranking, _registry, ann, reference
 from ._fit_events import check_callback, notify
 from ._interactions import (
     as_raw_ids,
@@ -345,12 +345,86 @@ class Recommender:
         return matrix
 
     # ------------------------------------------------------------------ ranking
-    def _rank(self, queries, targets, N, exclude_rows=None, exclude=None, subset=None):
+    def _rank(self, queries, targets, N, exclude_rows=None, exclude=None, subset=None,
+              index=None):
         """Best ``N`` targets for each query row by dot product, best first: see
-        :func:`mfkit._ranking.rank` (with the model's backend, threads and transposed targets)."""
-        return _ranking.rank(queries, targets, N, backend=self._backend(),
-                             num_threads=self._threads(), exclude_rows=exclude_rows,
-                             exclude=exclude, subset=subset, transpose=self._transposed)
+        :func:`mfkit._ranking.rank` (with the model's backend, threads and transposed targets);
+        with an ``index`` (an :class:`mfkit.ann.ItemIndex` of ``targets``), the same answer from
+        its candidates (:func:`mfkit.ann.rank_approximately`)."""
+        def exact(queries, exclude_rows):
+            return _ranking.rank(queries, targets, N, backend=self._backend(),
+                                 num_threads=self._threads(), exclude_rows=exclude_rows,
+                                 exclude=exclude, subset=subset, transpose=self._transposed)
+
+        if index is None:
+            return exact(queries, exclude_rows)
+        return ann.rank_approximately(index, queries, targets, N, num_threads=self._threads(),
+                                      exact=exact, exclude_rows=exclude_rows, exclude=exclude,
+                                      subset=subset)
+
+    # ------------------------------------------------------------------ approximate serving
+    def build_index(self, backend: str = "voyager", *,
+                    serve: tuple = ("recommend", "similar_items"), **backend_params: Any
+                    ) -> Recommender:
+        """Build approximate nearest-neighbour indexes of the items for
+        ``recommend(..., approximate=True)`` and ``similar_items(..., approximate=True)``.
+
+        Parameters
+        ----------
+        backend : {"voyager", "faiss"}, default "voyager"
+            The library (optional packages: ``pip install mfkit[ann]``).
+        serve : tuple of {"recommend", "similar_items"}
+            Which calls get an index (each its own: inner products of the ranking vectors for
+            ``recommend``, cosine of the item factors for ``similar_items``). Replaces the
+            indexes built before.
+        **backend_params
+            Build and search parameters of the backend (listed in :mod:`mfkit.ann`), e.g.
+            ``M=32, ef=200`` for voyager or ``index="IVF1024,Flat", nprobe=32`` for faiss, and
+            ``mips``: ``"reduction"`` (default: Euclidean search after the max-inner-product
+            reduction) or ``"native"`` (the backend's inner-product metric; with faiss' HNSW
+            much better recall when item lengths spread widely, see :mod:`mfkit.ann._index`).
+            Search parameters can be changed later on ``model.ann_indexes[use]``
+            (:meth:`mfkit.ann.ItemIndex.set_search_params`).
+
+        The indexes are kept in ``model.ann_indexes`` and saved with the model. Once the item
+        factors change (refit, ``partial_fit_items``), approximate calls raise
+        :class:`mfkit.ann.StaleIndexError` until the index is built again: a rebuild can take
+        minutes, so it is never done behind a serving call. Returns ``self``.
+        """
+        self._check_fitted()
+        uses = (serve,) if isinstance(serve, str) else tuple(serve)
+        if not uses or any(use not in ("recommend", "similar_items") for use in uses):
+            raise ValueError("serve must name some of 'recommend', 'similar_items', got "
+                             f"{serve!r}")
+        if "recommend" in uses and "approximate" not in \
+                inspect.signature(type(self).recommend).parameters:
+            raise TypeError(f"{type(self).__name__}.recommend scores more than a dot product of "
+                            "ranking vectors, so it cannot be served approximately; build the "
+                            "index with serve=('similar_items',)")
+        self.ann_indexes = {
+            use: ann.ItemIndex.build(self._index_targets(use), backend,
+                                     num_threads=self._threads(), **backend_params)
+            for use in dict.fromkeys(uses)}
+        return self
+
+    def _index_targets(self, use: str) -> np.ndarray:
+        """The vectors an index for ``use`` ranks by inner product."""
+        if use == "recommend":
+            return self._ranking_items()
+        return self._cached("item_unit", self.item_factors, _normalized)
+
+    def _ann_index(self, use: str):
+        """The model's index for ``use``, checked against the current targets."""
+        index = (getattr(self, "ann_indexes", None) or {}).get(use)
+        if index is None:
+            raise ValueError(f"{use}(..., approximate=True) needs an index of the items: call "
+                             f"model.build_index(backend=...) first (serve must include {use!r})")
+        if not index.matches(self._index_targets(use)):
+            raise ann.StaleIndexError(
+                f"the {use} index was built on other item vectors than the model has now (it "
+                "was refit, or partial_fit_items / set_params changed them): call "
+                "model.build_index(...) again, or serve with approximate=False")
+        return index
 
     @staticmethod
     def _answer(ids, scores, scalar: bool):
@@ -375,7 +449,8 @@ class Recommender:
 
     def recommend(self, userid: Ids, user_items: Rows | None = None, N: int = 10,
                   filter_already_liked_items: bool = True, filter_items: ArrayLike | None = None,
-                  recalculate_user: bool = False, items: ArrayLike | None = None) -> Ranked:
+                  recalculate_user: bool = False, items: ArrayLike | None = None,
+                  approximate: bool = False) -> Ranked:
         """Top-``N`` items for one user or a batch of users, best first.
 
         Parameters
@@ -398,6 +473,9 @@ class Recommender:
             stored one: works for new users (any id) and for changed histories.
         items : array of int, optional
             Rank only these items (cannot be combined with ``filter_items``).
+        approximate : bool, default False
+            Take the candidates from the index of :meth:`build_index` (same filters, shapes and
+            exact scores; the ranking may miss some of the true top items).
 
         Returns
         -------
@@ -408,6 +486,7 @@ class Recommender:
         self._check_fitted()
         n_users, n_items = len(self.user_factors), len(self.item_factors)
         recalculate_user = check_bool(recalculate_user, "recalculate_user")
+        index = self._ann_index("recommend") if check_bool(approximate, "approximate") else None
         filter_liked = check_bool(filter_already_liked_items, "filter_already_liked_items")
         users, scalar = check_ids(userid, "userid", None if recalculate_user else n_users)
         N = check_int(N, "N", 1)
@@ -422,11 +501,14 @@ class Recommender:
         queries = self._folded_in("user", rows) if recalculate_user else self.user_factors[users]
         ids, scores = self._rank(self._ranking_users(queries), self._ranking_items(), N,
                                  exclude_rows=rows if filter_liked else None,
-                                 exclude=filter_items, subset=items)
+                                 exclude=filter_items, subset=items, index=index)
         return self._answer(ids, scores, scalar)
 
-    def _similar(self, query_ids, factors, N, filter_items, items, recalculate, rows, kind):
+    def _similar(self, query_ids, factors, N, filter_items, items, recalculate, rows, kind,
+                 approximate=False):
         self._check_fitted()
+        index = self._ann_index(f"similar_{kind}s") if check_bool(approximate, "approximate") \
+            else None
         n = len(factors)
         recalculate = check_bool(recalculate, f"recalculate_{kind}")
         ids, scalar = check_ids(query_ids, f"{kind}id", None if recalculate else n)
@@ -442,21 +524,22 @@ class Recommender:
         else:
             queries = self._cached(f"{kind}_unit", factors, _normalized)[ids]
         targets = self._cached(f"{kind}_unit", factors, _normalized)
-        result = self._rank(queries, targets, N, exclude=filter_items, subset=items)
+        result = self._rank(queries, targets, N, exclude=filter_items, subset=items, index=index)
         return self._answer(*result, scalar)
 
     def similar_items(self, itemid: Ids, N: int = 10, filter_items: ArrayLike | None = None,
                       items: ArrayLike | None = None, recalculate_item: bool = False,
-                      item_users: Rows | None = None) -> Ranked:
+                      item_users: Rows | None = None, approximate: bool = False) -> Ranked:
         """The ``N`` items most similar to ``itemid`` by cosine of the item factors.
 
         The item itself comes first with score ≈ 1 (unless filtered). ``itemid`` may be an array
         (2-D results). ``recalculate_item=True`` solves the item's factor from ``item_users``
         (one row per item id, users as columns) with the user factors fixed, e.g. for a new item.
-        ``filter_items`` / ``items`` work as in :meth:`recommend`.
+        ``filter_items`` / ``items`` work as in :meth:`recommend`; ``approximate=True`` takes
+        the candidates from the index of :meth:`build_index`, as in :meth:`recommend`.
         """
         return self._similar(itemid, getattr(self, "item_factors", None), N, filter_items,
-                             items, recalculate_item, item_users, "item")
+                             items, recalculate_item, item_users, "item", approximate)
 
     def similar_users(self, userid: Ids, N: int = 10, filter_users: ArrayLike | None = None,
                       users: ArrayLike | None = None, recalculate_user: bool = False,
@@ -510,7 +593,7 @@ class Recommender:
     def recommend_raw(self, user: RawId, history: History | None = None, N: int = 10,
                       filter_already_liked_items: bool = True,
                       filter_items: ArrayLike | None = None, items: ArrayLike | None = None,
-                      recalculate_user: bool = False) -> Ranked:
+                      recalculate_user: bool = False, approximate: bool = False) -> Ranked:
         """Top-``N`` items for one user by raw ids, for a model fitted on an ``Interactions``.
 
         The raw-id twin of :meth:`recommend` (same ranking and scores): ``user``, ``history``,
@@ -531,7 +614,7 @@ class Recommender:
             model does not know are skipped (it cannot recommend or learn from them); a
             history of which no item is known raises ``ValueError`` (ids of another column or
             data set). Without it nothing is filtered: the model keeps no interactions.
-        N, filter_already_liked_items, recalculate_user : as in :meth:`recommend`
+        N, filter_already_liked_items, recalculate_user, approximate : as in :meth:`recommend`
         filter_items : raw item ids, optional
             Never returned; ids unknown to the model are ignored (it never returns them).
         items : raw item ids, optional
@@ -566,25 +649,26 @@ class Recommender:
         ids, scores = self.recommend(max(row, 0), rows, N=N,
                                      filter_already_liked_items=filter_liked and rows is not None,
                                      filter_items=filter_items, recalculate_user=recalculate_user,
-                                     items=items)
+                                     items=items, approximate=approximate)
         return item_ids[ids], scores
 
-    def _similar_raw(self, kind: str, raw, N, excluded, allowed):
+    def _similar_raw(self, kind: str, raw, N, excluded, allowed, **options):
         ids = self._raw_map(kind, f"similar_{kind}s_raw")
         row = self._raw_row(ids, raw, kind, kind)
         if row < 0:
             raise KeyError(f"unknown {kind} id {plain_id(raw)!r}: the model has no such {kind}")
         excluded, allowed = self._raw_candidates(ids, excluded, allowed, kind)
         similar = self.similar_items if kind == "item" else self.similar_users
-        found, scores = similar(row, N=N, **{f"filter_{kind}s": excluded, f"{kind}s": allowed})
+        found, scores = similar(row, N=N, **{f"filter_{kind}s": excluded, f"{kind}s": allowed},
+                                **options)
         return ids[found], scores
 
     def similar_items_raw(self, item: RawId, N: int = 10, filter_items: ArrayLike | None = None,
-                          items: ArrayLike | None = None) -> Ranked:
+                          items: ArrayLike | None = None, approximate: bool = False) -> Ranked:
         """The ``N`` items most similar to the raw item id ``item``, as raw ids: the raw-id twin
         of :meth:`similar_items` (same scores). Unknown ``item`` or ``items`` ids are a
         ``KeyError``; unknown ``filter_items`` ids are ignored (see :meth:`recommend_raw`)."""
-        return self._similar_raw("item", item, N, filter_items, items)
+        return self._similar_raw("item", item, N, filter_items, items, approximate=approximate)
 
     def similar_users_raw(self, user: RawId, N: int = 10, filter_users: ArrayLike | None = None,
                           users: ArrayLike | None = None) -> Ranked:

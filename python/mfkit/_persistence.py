@@ -15,6 +15,12 @@ An uncompressed numpy ``.npz`` archive holding
   loaded model draws new initial factors); and ``fitted`` holds the fitted scalars the class
   declares in ``_fitted_scalars`` (e.g. NMF's ``n_iter_``).
 
+With approximate nearest-neighbour indexes (``model.build_index``), each native index is a 1-D
+uint8 array ``__ann_<use>__`` holding the backend's own serialization, described under ``"ann"``
+in the JSON metadata (:mod:`mfkit.ann._saving`); both are optional, so format 2 is unchanged for
+older readers, and a file loads without the backend's package (the index left out, with a
+warning).
+
 Format 1 (mfkit 0.1.0) stored the fitted scalars as 0-d arrays named in the class's
 ``_format1_scalars`` (``{array name: attribute}``); such files still load.
 
@@ -40,6 +46,7 @@ import numpy as np
 from . import _registry
 from ._typing import Model, PathLike
 from ._version import __version__
+from .ann import _saving as _ann_saving
 from .exceptions import NotFittedError
 
 __all__ = ["save_model", "load_model", "FORMAT_VERSION"]
@@ -197,6 +204,10 @@ def save_model(model: Model, path: PathLike) -> None:
     _check_model_state(cls, params, arrays, where="the model")
     metadata = {"format": FORMAT_VERSION, "mfkit_version": __version__,
                 "class": cls.__name__, "params": params, "fitted": _fitted_scalars_of(model)}
+    index_arrays, index_metadata = _ann_saving.saved_indexes(model)
+    if index_metadata:
+        arrays.update(index_arrays)
+        metadata["ann"] = index_metadata
     text = json.dumps(metadata, allow_nan=False, sort_keys=True)
     arrays[METADATA_KEY] = np.array(text, dtype=np.str_)
     _write_atomically(fspath, arrays)
@@ -300,6 +311,9 @@ def load_model(path: PathLike) -> Model:
             setattr(model, attribute, _owned_c_array(array))
     for attribute, value in scalars.items():
         setattr(model, attribute, value)
+    indexes = _ann_saving.loaded_indexes(metadata.get("ann"), arrays, name)
+    if indexes:
+        model.ann_indexes = indexes
     return model
 
 

@@ -517,16 +517,19 @@ class ExplicitMF(Recommender):
 
     def recommend(self, userid: Ids, user_items: Rows | None = None, N: int = 10,
                   filter_already_liked_items: bool = True, filter_items: ArrayLike | None = None,
-                  recalculate_user: bool = False, items: ArrayLike | None = None) -> Ranked:
+                  recalculate_user: bool = False, items: ArrayLike | None = None,
+                  approximate: bool = False) -> Ranked:
         """Top-``N`` items by predicted rating; see :meth:`mfkit._base.Recommender.recommend`.
 
         The scores are the predicted ratings ``r̂_ui`` (not clipped). ``user_items`` rows are
         ratings (stored zeros count as rated); ``filter_already_liked_items`` leaves out every
         rated item. ``recalculate_user=True`` solves ``p_u`` and ``b_u`` exactly from the
         given ratings with the items fixed (ALS-WR row solve), so new users need no refit.
+        ``approximate=True`` ranks ``[p_u, 1]·[q_i, b_i]`` with the index of ``build_index``
+        (``μ + b_u`` is added after, so it ranks exactly as the predicted ratings).
         """
         ids, scores = super().recommend(userid, user_items, N, filter_already_liked_items,
-                                        filter_items, recalculate_user, items)
+                                        filter_items, recalculate_user, items, approximate)
         if not self._settings()["biased"]:
             return ids, scores
         users, scalar = check_ids(userid, "userid")
