@@ -10,7 +10,7 @@ one command after the benchmarks ran:
 |---|---|---|
 | als.json | seconds per iteration vs factors, mfkit and implicit, per solver | bench_als.py |
 | quality.json | test Recall@20 vs fit seconds, per model (amazon-beauty) | bench_quality.py |
-| ann.json | recall@10 vs queries per second, per ANN backend, and the exact path | bench_ann.py |
+| ann*.json | recall@10 vs queries per second per index, and the exact path | bench_ann.py |
 | distributed.json | seconds per iteration: one machine, Dask, Spark | bench_distributed.py |
 """
 from __future__ import annotations
@@ -40,8 +40,9 @@ def _plain_numbers(axis) -> None:
 
 def _caption(figure, record: dict) -> None:
     """The command and date of the run, small, under the chart."""
-    figure.text(0.01, 0.01, f"{record.get('command', '')} — {record.get('date', '')}, "
-                f"{record.get('machine', '')}", fontsize=6, color="gray")
+    about = [record.get(key) for key in ("command", "date", "machine") if record.get(key)]
+    if about:
+        figure.text(0.01, 0.01, " — ".join(about), fontsize=6, color="gray")
 
 
 def als_chart(record: dict, axes) -> None:
@@ -77,21 +78,23 @@ def quality_chart(record: dict, axes) -> None:
 
 
 def ann_chart(record: dict, axes) -> None:
-    rows = [r for r in record["rows"] if r["backend"] != "exact"]
-    for backend in sorted({r["backend"] for r in rows}):
+    rows = record["results"]
+    exact = [r for r in rows if r["knob"] is None]
+    for name in sorted({r["implementation"] for r in rows if r["knob"] is not None}):
         points = sorted((r["queries_per_second"], r["recall_at_10"]) for r in rows
-                        if r["backend"] == backend)
-        axes.plot(*zip(*points), marker="o", label=backend)
-    for row in record["rows"]:
-        if row["backend"] == "exact":
-            axes.axvline(row["queries_per_second"], color="gray", linestyle="--",
-                         label=f"exact ({row['queries_per_second']:.0f} q/s)")
+                        if r["implementation"] == name)
+        axes.plot(*zip(*points), marker="o", label=name,
+                  linestyle="--" if name.startswith("implicit") else "-")
+    for row in exact:
+        axes.axvline(row["queries_per_second"], color="gray", linestyle="--",
+                     label=f"{row['implementation']} ({row['queries_per_second']:.0f} q/s)")
     axes.axhline(0.95, color="gray", linestyle=":", linewidth=0.8)
     axes.set_xscale("log")
     _plain_numbers(axes.xaxis)
     axes.set_xlabel("queries per second, one query at a time (log)")
     axes.set_ylabel("recall@10 vs the exact top 10")
-    axes.set_title(f"Approximate top-10, {record.get('data', '')}")
+    axes.set_title(f"Approximate top-10 over {record.get('items', '?'):,} items × "
+                   f"{record.get('factors', '?')} factors")
 
 
 def distributed_chart(record: dict, axes) -> None:
@@ -113,27 +116,28 @@ CHARTS = {"als": als_chart, "quality": quality_chart, "ann": ann_chart,
 
 
 def draw(results: Path, out: Path) -> list:
-    """The charts of the results files present in ``results``, as PNGs in ``out``."""
+    """The charts of the results files present in ``results`` (``<name>.json`` and variants
+    ``<name>_*.json``, one chart each), as PNGs of the same names in ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for name, chart in CHARTS.items():
-        path = results / f"{name}.json"
-        if not path.exists():
-            print(f"{path}: absent, no {name} chart (run its benchmark with --json)")
-            continue
-        record = json.loads(path.read_text())
-        figure, axes = plt.subplots(figsize=(7, 4.2))
-        chart(record, axes)
-        if axes.get_legend_handles_labels()[0]:
-            axes.legend(fontsize=8)
-        axes.grid(True, which="both", alpha=0.3)
-        figure.tight_layout(rect=(0, 0.03, 1, 1))
-        _caption(figure, record)
-        target = out / f"{name}.png"
-        figure.savefig(target, dpi=120)
-        plt.close(figure)
-        written.append(target)
-        print(f"{target}")
+        paths = sorted(results.glob(f"{name}.json")) + sorted(results.glob(f"{name}_*.json"))
+        if not paths:
+            print(f"{results / name}.json: absent, no {name} chart (run its benchmark)")
+        for path in paths:
+            record = json.loads(path.read_text())
+            figure, axes = plt.subplots(figsize=(7, 4.2))
+            chart(record, axes)
+            if axes.get_legend_handles_labels()[0]:
+                axes.legend(fontsize=8)
+            axes.grid(True, which="both", alpha=0.3)
+            figure.tight_layout(rect=(0, 0.03, 1, 1))
+            _caption(figure, record)
+            target = out / f"{path.stem}.png"
+            figure.savefig(target, dpi=120)
+            plt.close(figure)
+            written.append(target)
+            print(f"{target}")
     return written
 
 

@@ -17,10 +17,11 @@ RESULTS = {
     "quality": dict(data="amazon-beauty", metric="recall@20", rows=[
         dict(model="mfkit ALS", fit_seconds=5.0, **{"recall@20": 0.11}),
         dict(model="implicit ALS", fit_seconds=9.0, **{"recall@20": 0.10})]),
-    "ann": dict(data="10k x 64", rows=[
-        dict(backend="voyager", queries_per_second=q, recall_at_10=r)
-        for q, r in ((9000, 0.9), (5000, 0.97))] + [
-        dict(backend="exact", queries_per_second=300, recall_at_10=1.0)]),
+    "ann": dict(items=10_000, factors=64, results=[
+        dict(implementation="mfkit voyager", knob="ef", value=v, queries_per_second=q,
+             recall_at_10=r) for v, q, r in ((10, 9000, 0.9), (40, 5000, 0.97))] + [
+        dict(implementation="mfkit exact", knob=None, value=None, queries_per_second=300,
+             recall_at_10=1.0)]),
     "distributed": dict(data="synthetic", factors=64, rows=[
         dict(fit="mfkit ALS.fit, 2 threads", seconds_per_iteration=0.2),
         dict(fit="Spark MLlib ALS", seconds_per_iteration=6.0)]),
