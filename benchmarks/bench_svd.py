@@ -1,0 +1,184 @@
+"""mfkit.SVD: fit speed and subspace accuracy against scikit-learn's ``randomized_svd``, and
+ranking quality on Amazon Beauty.
+
+Speed (default): both factorize the seeded synthetic power-law matrix from
+``mfkit.datasets.synthetic`` (float32 for both: scikit-learn keeps the input dtype) at the same
+rank, the same number of power iterations and at least the same oversampling (scikit-learn's
+``n_oversamples=10``; mfkit rounds its basis up to whole 16-column chunks). mfkit is
+``SVD(user_exponent=0, item_exponent=0)``, i.e. PureSVD of the raw matrix, and its fit time
+includes everything ``fit`` does (checks, transposition, the user factors). Accuracy: for an
+orthonormal basis V of k right singular vectors, ``‖R V‖_F²`` is at most Σ_{i≤k} σ_i² (Ky Fan),
+so the larger value is the more accurate subspace; both are evaluated the same way, in float64.
+Runs alternate the two libraries, each after a short pause; the medians are reported.
+
+    python benchmarks/bench_svd.py                       # 100k x 20k, ~2M nonzeros, k=512
+    python benchmarks/bench_svd.py --factors 128 --repeats 5
+
+Quality (``--quality``): fit on Amazon Beauty's train split and evaluate Recall@20 / nDCG@20 on
+valid (``--split valid``; full ranking, training items excluded, ``mfkit.evaluation``), or fit
+on train+valid and evaluate on test (``--split test``), for each configuration of ``--configs``
+(a Python list of dicts of ``SVD`` arguments). ``item_item`` in a configuration (not an SVD
+argument) adds GF-CF's linear filter w·r_u R̃ᵀR̃ (R̃ = D_U^{-½} R D_I^{-½}) to the scores,
+computed here by sparse products per block of users, to measure whether it pays.
+
+    python benchmarks/bench_svd.py --quality --split valid
+    python benchmarks/bench_svd.py --quality --split test --configs "[dict(factors=256)]"
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+import mfkit
+from mfkit import _cpp
+from mfkit._csr import csr_arrays
+from mfkit.reference.svd import degree_power
+
+from common import add_data_flags, synthetic
+
+BEAUTY = Path(__file__).resolve().parents[2] / "shared" / "data" / "amazon-beauty"
+
+DEFAULT_CONFIGS = """[
+    dict(factors=256, user_exponent=0.5, item_exponent=0.5),
+    dict(factors=256, user_exponent=0.0, item_exponent=0.0),
+]"""
+
+
+def captured_energy(matrix, V) -> float:
+    """‖R V‖_F² in float64 for a basis V (items × k), orthonormalized first."""
+    Q, _ = np.linalg.qr(np.asarray(V, dtype=np.float64))
+    return float(np.linalg.norm(matrix.astype(np.float64) @ Q) ** 2)
+
+
+def speed(args):
+    from sklearn.utils.extmath import randomized_svd
+    from threadpoolctl import threadpool_limits
+
+    matrix = synthetic(args, seed=0).astype(np.float32)
+    k, steps = args.factors, args.power_iterations
+
+    def run_mfkit():
+        model = mfkit.SVD(factors=k, user_exponent=0.0, item_exponent=0.0,
+                          power_iterations=steps, oversampling=10, random_state=0,
+                          num_threads=args.threads)
+        return model.fit(matrix, show_progress=False).item_projection
+
+    def run_sklearn():
+        with threadpool_limits(args.threads):
+            _, _, Vt = randomized_svd(matrix, k, n_oversamples=10, n_iter=steps,
+                                      random_state=0)
+        return Vt.T
+
+    times = {"mfkit": [], "sklearn": []}
+    bases = {}
+    for _ in range(args.repeats):
+        for name, run in (("mfkit", run_mfkit), ("sklearn", run_sklearn)):
+            time.sleep(0.3)
+            start = time.perf_counter()
+            bases[name] = run()
+            times[name].append(time.perf_counter() - start)
+    energy = {name: captured_energy(matrix, V) for name, V in bases.items()}
+    mf, sk = (statistics.median(times[name]) for name in ("mfkit", "sklearn"))
+    print(f"k={k}, power iterations={steps}, threads={args.threads}, {args.repeats} runs each")
+    print(f"  mfkit.SVD.fit           median {mf:7.2f} s  (runs {fmt(times['mfkit'])})")
+    print(f"  sklearn randomized_svd  median {sk:7.2f} s  (runs {fmt(times['sklearn'])})")
+    print(f"  time ratio mfkit / sklearn: {mf / sk:.3f}")
+    print(f"  ‖R V‖_F²: mfkit {energy['mfkit']:.6g}, sklearn {energy['sklearn']:.6g} "
+          f"(relative difference {(energy['mfkit'] - energy['sklearn']) / energy['sklearn']:+.2e})")
+
+
+def fmt(values):
+    return ", ".join(f"{v:.2f}" for v in values)
+
+
+def load_split(name, shape=None):
+    pairs = np.loadtxt(BEAUTY / f"{name}.txt", dtype=np.int64, usecols=(0, 1))
+    return pairs
+
+
+def beauty(split):
+    """(train, evaluated) users × items matrices of Amazon Beauty for ``split``."""
+    parts = {name: load_split(name) for name in ("train", "valid", "test")}
+    n = max(int(p[:, 0].max()) for p in parts.values()) + 1
+    m = max(int(p[:, 1].max()) for p in parts.values()) + 1
+
+    def matrix(*names):
+        pairs = np.concatenate([parts[name] for name in names])
+        result = sp.csr_matrix((np.ones(len(pairs), np.float32), (pairs[:, 0], pairs[:, 1])),
+                               shape=(n, m))
+        result.data[:] = 1  # binary, whatever the duplicates
+        return result
+
+    if split == "valid":
+        return matrix("train"), matrix("valid")
+    return matrix("train", "valid"), matrix("test")
+
+
+def item_item_metrics(model, train, test, weight, K):
+    """Recall / nDCG@K of the SVD scores plus ``weight`` · r_u R̃ᵀR̃ (GF-CF's linear filter)."""
+    user_degrees = np.asarray(train.sum(axis=1)).ravel()
+    item_degrees = np.asarray(train.sum(axis=0)).ravel()
+    normalized = (sp.diags(degree_power(user_degrees, -0.5)) @ train
+                  @ sp.diags(degree_power(item_degrees, -0.5))).tocsr()
+    normalized_t = normalized.T.tocsr()
+    popularity = degree_power(item_degrees, model.popularity_exponent)
+    users = np.flatnonzero(np.diff(test.indptr))
+    parts = []
+    for start in range(0, len(users), 2048):
+        rows = users[start:start + 2048]
+        history = train[rows]
+        scores = model.user_factors[rows].astype(np.float64) @ model.item_factors.T
+        scores += weight * ((history @ normalized_t) @ normalized).toarray() * popularity
+        parts.append(_cpp.ranking_metrics_block(scores, csr_arrays(history), csr_arrays(test[rows]),
+                                                K, num_threads=0))
+    per_user = np.concatenate(parts)
+    per_user = per_user[~np.isnan(per_user[:, 0])]
+    names = mfkit.evaluation.METRICS
+    return {name: float(per_user[:, names.index(name)].mean()) for name in ("recall", "ndcg")}
+
+
+def quality(args):
+    if not BEAUTY.exists():
+        raise SystemExit(f"Amazon Beauty not found in {BEAUTY} (see ../shared/data/README.md)")
+    train, evaluated = beauty(args.split)
+    print(f"Amazon Beauty, fit on {'train' if args.split == 'valid' else 'train+valid'} "
+          f"({train.nnz} interactions), evaluated on {args.split} ({evaluated.nnz}), K=20")
+    for config in eval(args.configs):  # noqa: S307 (the command line's own argument)
+        config = dict(config)
+        weight = config.pop("item_item", 0.0)
+        model = mfkit.SVD(**{"random_state": 0, **config})
+        start = time.perf_counter()
+        model.fit(train, show_progress=False)
+        seconds = time.perf_counter() - start
+        if weight:
+            metrics = item_item_metrics(model, train, evaluated, weight, 20)
+        else:
+            metrics = mfkit.evaluation.ranking_metrics(model, train, evaluated, K=20)
+        extra = f", item_item={weight}" if weight else ""
+        print(f"  {config}{extra}: recall@20 {metrics['recall']:.4f}  "
+              f"ndcg@20 {metrics['ndcg']:.4f}  (fit {seconds:.1f} s)", flush=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_data_flags(parser)
+    parser.add_argument("--factors", type=int, default=512)
+    parser.add_argument("--power-iterations", type=int, default=7,
+                        help="both libraries (scikit-learn's 'auto' is 7 below 10%% of the "
+                             "smaller side)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--quality", action="store_true")
+    parser.add_argument("--split", choices=("valid", "test"), default="valid")
+    parser.add_argument("--configs", default=DEFAULT_CONFIGS)
+    args = parser.parse_args()
+    quality(args) if args.quality else speed(args)
+
+
+if __name__ == "__main__":
+    main()
