@@ -167,3 +167,72 @@ def test_search_space_names_constructor_arguments():
         mfkit.SVD(**{name: spec[1]})._validate_params()
         if spec[0] != "categorical":
             mfkit.SVD(**{name: spec[2]})._validate_params()
+
+
+# ------------------------------------------------------------------------- the item–item term
+def item_item_expected(model, matrix, history, weight, delta):
+    """Dense x_u · y_i + w (r_u ŘᵀŘ)_i d_i^δ, Ř = D_U^{-½} R D_I^{-½}."""
+    normalized = normalized_dense(matrix, 0.5, 0.5)
+    popularity = degree_power(np.asarray(matrix.sum(0)).ravel(), delta)
+    folded = model._fold_in_users(history)
+    return folded @ model.item_factors.T + \
+        weight * (history.toarray() @ normalized.T @ normalized) * popularity
+
+
+def brute_force_top(scores, N, excluded_rows=None, dropped=()):
+    """ids / scores best first (ties by lower id), -inf entries and exclusions dropped."""
+    scores = scores.copy()
+    scores[:, list(dropped)] = -np.inf
+    if excluded_rows is not None:
+        scores[excluded_rows.toarray() != 0] = -np.inf
+    order = np.lexsort((np.broadcast_to(np.arange(scores.shape[1]), scores.shape), -scores))
+    return order[:, :N], np.take_along_axis(scores, order[:, :N], axis=1)
+
+
+@pytest.mark.parametrize("backend", ["cpp", "reference"])
+@pytest.mark.parametrize("delta", [0.0, -0.3])
+def test_item_item_scores_and_filters(backend, delta):
+    matrix = counts()
+    model = fit(matrix, item_item_weight=1.5, popularity_exponent=delta, backend=backend)
+    users = np.array([0, 3, 5, 11])
+    expected = item_item_expected(model, matrix, matrix[users], 1.5, delta)
+    ids, scores = model.recommend(users, matrix[users], N=10)
+    want_ids, want_scores = brute_force_top(expected, 10, matrix[users])
+    np.testing.assert_array_equal(ids, want_ids)
+    np.testing.assert_allclose(scores, want_scores, rtol=1e-10)
+    # filter_items, and a subset with fewer candidates than N (padded rows)
+    ids, scores = model.recommend(users, matrix[users], N=10, filter_items=[1, 2, 3])
+    np.testing.assert_array_equal(ids, brute_force_top(expected, 10, matrix[users], {1, 2, 3})[0])
+    subset = [4, 9, 20, 30]
+    ids, scores = model.recommend(users, matrix[users], N=10, items=subset)
+    dropped = set(range(matrix.shape[1])) - set(subset)
+    want_ids, want_scores = brute_force_top(expected, 4, matrix[users], dropped)
+    want_ids[np.isinf(want_scores)] = -1
+    np.testing.assert_array_equal(ids, want_ids)
+    np.testing.assert_allclose(scores, want_scores, rtol=1e-10)
+    # one user (1-D result, liked items dropped, not padded)
+    ids, scores = model.recommend(3, matrix[3], N=45)
+    assert len(ids) == 45 - matrix[3].nnz and not set(ids) & set(matrix[3].indices)
+
+
+def test_item_item_needs_histories_and_refuses_factor_evaluation():
+    matrix = counts()
+    model = fit(matrix, item_item_weight=1.0)
+    with pytest.raises(ValueError, match="user_items is required"):
+        model.recommend(0, None, filter_already_liked_items=False)
+    with pytest.raises(ValueError, match="item_item_weight"):
+        mfkit.evaluation.ranking_metrics(model, matrix, matrix, K=5)
+    model.set_params(item_item_weight=0.0)  # a serving parameter: no refit needed
+    plain = fit(matrix)
+    np.testing.assert_array_equal(model.recommend([1, 2], matrix[[1, 2]])[0],
+                                  plain.recommend([1, 2], matrix[[1, 2]])[0])
+
+
+def test_item_item_survives_save_and_load(tmp_path):
+    matrix = counts()
+    model = fit(matrix, item_item_weight=0.7)
+    model.save(tmp_path / "svd.npz")
+    loaded = mfkit.load(tmp_path / "svd.npz")
+    rows = matrix[[0, 4]]
+    for a, b in zip(model.recommend([0, 4], rows), loaded.recommend([0, 4], rows)):
+        np.testing.assert_array_equal(a, b)

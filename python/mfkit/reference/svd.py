@@ -41,3 +41,11 @@ def spectral_scores(user_items, item_degrees, V, item_exponent: float,
     """Dense scores r_u D_I^{-β} V Vᵀ D_I^{β+δ} of the rows of ``user_items`` (for checks)."""
     projection, item_factors = svd_factors(V, item_degrees, item_exponent, popularity_exponent)
     return np.asarray(user_items @ projection) @ item_factors.T
+
+
+def item_item_scores(history, matrix, matrix_t, popularity, weight: float) -> np.ndarray:
+    """GF-CF's linear filter w · r_u ŘᵀŘ · diag(p) (Shen et al., CIKM 2021, eq. 7) of the rows
+    of ``history`` as a dense float64 array, by two sparse products ``(r_u Řᵀ) Ř``: no
+    items × items matrix is formed. ``matrix`` is Ř = D_U^{-½} R D_I^{-½} (CSR), ``matrix_t``
+    its transpose (CSR), ``p`` the popularity weights."""
+    return weight * ((history @ matrix_t) @ matrix).toarray() * popularity
