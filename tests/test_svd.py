@@ -30,7 +30,8 @@ def normalized_dense(matrix, gamma, beta):
 
 
 def fit(matrix, **params):
-    defaults = dict(factors=6, dtype=np.float64, random_state=0, num_threads=1)
+    defaults = dict(factors=6, dtype=np.float64, random_state=0, num_threads=1,
+                    user_exponent=0.5, item_exponent=0.5, popularity_exponent=0.0)
     return mfkit.SVD(**{**defaults, **params}).fit(matrix, show_progress=False)
 
 
