@@ -51,12 +51,12 @@ class SVD(Recommender):
     ----------
     factors : int, default 256
         Number of singular vectors ``k`` (at most the smaller side of the data).
-    user_exponent, item_exponent : float, default 0.5, 0.35
+    user_exponent, item_exponent : float, default 0.25, 0.35
         γ and β above (>= 0, at most 2). Rows / columns without interactions take no part
         (their weight is 0) and score 0. The defaults (with ``popularity_exponent``) were
-        chosen on Amazon Beauty's validation split (``benchmarks/bench_svd.py --quality``):
-        Recall@20 moves a lot with β (256 factors: 0.054 at β = ½, 0.079 at 0.35, 0.001 at
-        0.75); tune β first on other data.
+        chosen on Amazon Beauty's validation split (``benchmarks/bench_svd.py --quality``,
+        results in ``benchmarks/RESULTS.md``): Recall@20 moves a lot with β (256 factors,
+        γ = ½: 0.054 at β = ½, 0.079 at 0.35, 0.001 at 0.75); tune β first on other data.
     popularity_exponent : float, default -0.1
         δ above: scores are multiplied by ``d_i^δ`` (the item's number of training
         interactions); negative values favour rare items.
@@ -125,7 +125,7 @@ class SVD(Recommender):
         "item_item_weight": ("float", 0.0, 5.0),
     }
 
-    def __init__(self, factors=256, user_exponent=0.5, item_exponent=0.35,
+    def __init__(self, factors=256, user_exponent=0.25, item_exponent=0.35,
                  popularity_exponent=-0.1, item_item_weight=0.0, power_iterations=4,
                  oversampling=10, dtype=np.float32, random_state=None, num_threads=0,
                  backend="cpp"):
