@@ -192,7 +192,8 @@ class SVD(Recommender):
                                       degree_power(item_degrees, -0.5)).astype(dtype)
         return SimpleNamespace(raw=raw, item_degrees=item_degrees, item_item=item_item,
                                iteration=iteration, basis=iteration.start(size, rng),
-                               params=params, backend=backend, threads=threads)
+                               params=params, backend=backend, threads=threads,
+                               largest=float(np.abs(raw.data).max(initial=0.0)))
 
     def _iterate(self, state, iteration):
         # BLAS at one thread next to the OpenMP products (see _nmf_init), which also keeps the
@@ -201,7 +202,7 @@ class SVD(Recommender):
             state.basis = state.iteration.step(state.basis)
 
     def _finite_state(self, state):
-        return dict(basis=state.basis), float(np.abs(state.raw.data).max(initial=0.0))
+        return dict(basis=state.basis), state.largest
 
     def _remedy(self, params, largest):
         return (f"the interaction values (up to {largest:.3g}) are too large for the arithmetic: "
@@ -222,8 +223,9 @@ class SVD(Recommender):
                     item_factors=np.ascontiguousarray(item_factors, dtype=dtype),
                     item_projection=projection, singular_values=singular_values,
                     item_degrees=state.item_degrees.astype(dtype),
-                    normalized_indptr=state.raw.indptr, normalized_indices=state.raw.indices,
-                    normalized_data=state.item_item)
+                    # copies: the CSR arrays may be views of the caller's matrix
+                    normalized_indptr=state.raw.indptr.copy(),
+                    normalized_indices=state.raw.indices.copy(), normalized_data=state.item_item)
 
     # ------------------------------------------------------------------ serving hooks
     def _fold_in_users(self, user_items) -> np.ndarray:
