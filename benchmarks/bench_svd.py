@@ -18,9 +18,8 @@ Quality (``--quality``): fit on Amazon Beauty's train split and evaluate Recall@
 valid (``--split valid``; full ranking, training items excluded; the top 20 from ``recommend``, the
 metrics as ``mfkit.evaluation`` defines them, ``--check`` computes them with it too), or fit
 on train+valid and evaluate on test (``--split test``), for each configuration of ``--configs``
-(a Python list of dicts of ``SVD`` arguments). ``item_item`` in a configuration (not an SVD
-argument) adds GF-CF's linear filter w·r_u R̃ᵀR̃ (R̃ = D_U^{-½} R D_I^{-½}) to the scores,
-computed here by sparse products per block of users, to measure whether it pays.
+(a Python list of dicts of ``SVD`` arguments; ``item_item=w`` is short for
+``item_item_weight=w``, GF-CF's linear filter w·r_u ŘᵀŘ, Ř = D_U^{-½} R D_I^{-½}).
 
     python benchmarks/bench_svd.py --quality --split valid
     python benchmarks/bench_svd.py --quality --split test --configs "[dict(factors=256)]"
@@ -36,9 +35,6 @@ import numpy as np
 import scipy.sparse as sp
 
 import mfkit
-from mfkit import _cpp
-from mfkit._csr import csr_arrays
-from mfkit.reference.svd import degree_power
 
 from common import add_data_flags, synthetic
 
@@ -99,9 +95,9 @@ def fmt(values):
     return ", ".join(f"{v:.2f}" for v in values)
 
 
-def load_split(name, shape=None):
-    pairs = np.loadtxt(BEAUTY / f"{name}.txt", dtype=np.int64, usecols=(0, 1))
-    return pairs
+def load_split(name):
+    """(user, item) pairs of one split file."""
+    return np.loadtxt(BEAUTY / f"{name}.txt", dtype=np.int64, usecols=(0, 1))
 
 
 def beauty(split):
@@ -135,29 +131,11 @@ def top_metrics(ranked, test, users, K):
             "ndcg": float(np.mean((hits * discounts).sum(axis=1) / ideal))}
 
 
-def ranked_items(model, train, users, item_item, K):
-    """The top ``K`` items of each user, training items excluded: ``model.recommend`` (the
-    fused ranking kernel), or with ``item_item`` > 0 the SVD scores plus ``item_item`` ·
-    r_u R̃ᵀR̃ (GF-CF's linear filter, R̃ = D_U^{-½} R D_I^{-½}) ranked by the C++ top-k."""
-    if not item_item:
-        return np.concatenate([model.recommend(users[start:start + 4096],
-                                               train[users[start:start + 4096]], N=K)[0]
-                               for start in range(0, len(users), 4096)])
-    user_degrees = np.asarray(train.sum(axis=1)).ravel()
-    item_degrees = np.asarray(train.sum(axis=0)).ravel()
-    normalized = (sp.diags(degree_power(user_degrees, -0.5)) @ train
-                  @ sp.diags(degree_power(item_degrees, -0.5))).tocsr()
-    normalized_t = normalized.T.tocsr()
-    popularity = degree_power(item_degrees, model.popularity_exponent)
-    parts = []
-    for start in range(0, len(users), 2048):
-        rows = users[start:start + 2048]
-        history = csr_arrays(train[rows])
-        scores = model.user_factors[rows] @ model.item_factors.T
-        scores += item_item * ((train[rows] @ normalized_t) @ normalized).toarray() * popularity
-        exclude = (history.indptr, history.indices)
-        parts.append(_cpp.top_k(scores.astype(np.float32), K, num_threads=0, exclude=exclude)[0])
-    return np.concatenate(parts)
+def ranked_items(model, train, users, K):
+    """The top ``K`` items of each user, training items excluded, from ``model.recommend``
+    (the fused ranking kernel; with ``item_item_weight`` > 0 the model's own scoring path)."""
+    blocks = [users[start:start + 4096] for start in range(0, len(users), 4096)]
+    return np.concatenate([model.recommend(block, train[block], N=K)[0] for block in blocks])
 
 
 def quality(args):
@@ -169,12 +147,12 @@ def quality(args):
     for config in eval(args.configs):  # noqa: S307 (the command line's own argument)
         config = dict(config)
         weight = config.pop("item_item", 0.0)
-        model = mfkit.SVD(**{"random_state": 0, **config})
+        model = mfkit.SVD(**{"random_state": 0, "item_item_weight": weight, **config})
         start = time.perf_counter()
         model.fit(train, show_progress=False)
         seconds = time.perf_counter() - start
         users = np.flatnonzero(np.diff(evaluated.indptr))
-        metrics = top_metrics(ranked_items(model, train, users, weight, 20), evaluated, users, 20)
+        metrics = top_metrics(ranked_items(model, train, users, 20), evaluated, users, 20)
         extra = f", item_item={weight}" if weight else ""
         print(f"  {config}{extra}: recall@20 {metrics['recall']:.4f}  "
               f"ndcg@20 {metrics['ndcg']:.4f}  (fit {seconds:.1f} s)", flush=True)
