@@ -93,6 +93,13 @@ NMF_BAD = [
     bad("tol", np.nan), bad("missing", "nan"), bad("dtype", np.int32), bad("num_threads", -1),
     bad("backend", "gpu"), bad("random_state", "seed", TypeError),
 ]
+SVD_BAD = [
+    bad("factors", 0), bad("factors", 2.5, TypeError), bad("factors", 41),
+    bad("user_exponent", -0.5), bad("item_exponent", np.nan), bad("item_exponent", "1", TypeError),
+    bad("popularity_exponent", np.inf), bad("power_iterations", -1), bad("oversampling", -1),
+    bad("dtype", np.int32), bad("num_threads", -1), bad("backend", "gpu"),
+    bad("random_state", "seed", TypeError),
+]
 
 
 # ------------------------------------------------------------------------------------ the models
@@ -142,6 +149,8 @@ MODELS = [
          EXPLICIT_BAD, data_name="ratings", sums_duplicates=False, score_offset=explicit_offset),
     Spec(mfkit.NMF, dict(n_components=4, max_iter=30, tol=0, **ONE_THREAD), counts_data,
          NMF_BAD),
+    Spec(mfkit.SVD, dict(factors=4, power_iterations=3, **ONE_THREAD), counts_data, SVD_BAD,
+         folds_in_items=False),
 ]
 BAD_PARAMS = [pytest.param(spec, *row, id=f"{spec}-" + ",".join(f"{name}={value!r}"
                                                                 for name, value in row[0].items()))
@@ -623,7 +632,9 @@ def test_partial_fit_items(trained, spec, data):
 
 # ------------------------------------------------------------------------- non-finite results
 def factors_of(state):
-    """The user factors of a fit state (``W`` for NMF)."""
+    """The user factors of a fit state (``W`` for NMF, the subspace basis for SVD)."""
+    if hasattr(state, "basis"):
+        return state.basis
     return state.user_factors if hasattr(state, "user_factors") else state.W
 
 

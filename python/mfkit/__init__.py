@@ -9,10 +9,10 @@ from ._persistence import load_model as load
 from ._settings import config_context, get_config, set_config
 from ._version import __version__
 from .exceptions import NotFittedError, NumericalError
-from .models import ALS, BPR, NMF, ExplicitMF
+from .models import ALS, BPR, NMF, SVD, ExplicitMF
 from .models.nmf import ConvergenceWarning
 
 __all__ = ["ALS", "BPR", "ConvergenceWarning", "ExplicitMF", "NMF", "NotFittedError",
-           "NumericalError", "__version__", "config_context", "datasets", "evaluation",
+           "NumericalError", "SVD", "__version__", "config_context", "datasets", "evaluation",
            "get_config", "load", "set_config", "show_config", "tuning"]
 

@@ -3,5 +3,6 @@ from .als import ALS
 from .bpr import BPR
 from .explicit import ExplicitMF
 from .nmf import NMF
+from .svd import SVD
 
-__all__ = ["ALS", "BPR", "ExplicitMF", "NMF"]
+__all__ = ["ALS", "BPR", "ExplicitMF", "NMF", "SVD"]
