@@ -297,3 +297,13 @@ def test_validation_splits_partition_the_data():
     assert np.array_equal(np.diff(held.indptr), (counts > 1).astype(int))
     fit_part, held = validation_split(train, valid_size=0.25, random_state=0)
     assert held.nnz == int(np.floor(0.25 * train.nnz + 0.5))
+
+
+def test_factors_are_capped_by_the_data(data):
+    """SVD's default range reaches 1024 factors; on data with fewer items every trial stays at
+    most min(users, items) (more cannot be fitted)."""
+    train, valid = data
+    small = min(train.shape)
+    result = tune("svd", train, valid, n_trials=3, random_state=0)
+    assert all(t.params["factors"] <= small for t in result.study.trials)
+    assert result.best_model.user_factors.shape[1] <= small

@@ -141,6 +141,19 @@ def check_search_space(cls, search_space=None, fixed=()):
     return {name: _check_spec(cls, name, spec) for name, spec in space.items()}
 
 
+def _within_data(space, shape: tuple):
+    """``space`` with a ``factors`` range capped at ``min(shape)``: more latent factors than
+    users or items cannot be fitted by a spectral model and add nothing to the others (a
+    default range of up to 1024 must still tune a small data set)."""
+    if callable(space) or space.get("factors", ("",))[0] not in ("int", "int_log"):
+        return space
+    kind, low, high = space["factors"]
+    limit = int(min(shape))
+    if high <= limit:
+        return space
+    return dict(space, factors=(kind, min(low, limit), limit))
+
+
 def starting_point(cls, space, base: dict) -> dict:
     """The values of the searched parameters a model would use untuned (``base``, else the
     class defaults) that lie in ``space``: what the first trial tries."""
@@ -415,6 +428,7 @@ def tune(model, train, valid, metric: str = "ndcg@20", n_trials: int | None = 50
     if not isinstance(refit, (bool, np.bool_)):
         raise TypeError(f"refit must be a bool, got {type(refit).__name__}")
     train_matrix, valid_matrix, raw_ids = _matrices(train, valid)
+    space = _within_data(space, train_matrix.shape)
     rng = check_random_state(random_state)
     seed = _seed(rng) if random_state is not None else None
     if valid_users is not None:

@@ -117,12 +117,12 @@ class SVD(Recommender):
         "backend": BACKEND,
     }
     # Ranges for hyper-parameter search (mfkit.tuning): name -> (kind, low, high) / choices.
+    # Not item_item_weight: mfkit.evaluation ranks by factors and refuses that term.
     _search_space = {
         "factors": ("int_log", 32, 1024),
         "user_exponent": ("float", 0.0, 1.0),
         "item_exponent": ("float", 0.0, 1.0),
         "popularity_exponent": ("float", -0.5, 0.5),
-        "item_item_weight": ("float", 0.0, 5.0),
     }
 
     def __init__(self, factors=256, user_exponent=0.25, item_exponent=0.35,
