@@ -35,7 +35,7 @@ import scipy.sparse as sp
 import mfkit
 from mfkit.evaluation import leave_k_out_split, ranking_metrics
 
-from common import MOVIELENS, movielens_positives
+from common import MOVIELENS, add_json_flag, movielens_positives, write_json
 
 METRICS = ("ndcg", "precision", "recall", "map", "auc")
 AMAZON = MOVIELENS.parent / "amazon-beauty"
@@ -70,6 +70,7 @@ def main():
     parser.add_argument("--budget", type=float, default=150.0,
                         help="amazon-beauty: tuning seconds per row")
     parser.add_argument("--metric", default="recall@20", help="amazon-beauty: tuned metric")
+    add_json_flag(parser, "quality")
     parser.add_argument("--valid-users", type=int, default=2000,
                         help="amazon-beauty: validation users scored per trial")
     args = parser.parse_args()
@@ -217,6 +218,7 @@ def amazon(args):
           f"validation users, {args.budget:.0f}s per row, seed {args.seeds[0]}")
     print("| row | trials | best valid | test Recall@20 | test nDCG@20 | refit s | parameters |")
     print("|---|---:|---:|---:|---:|---:|---|")
+    rows = []
     with threadpool_limits(1, "blas"):
         for row in args.models:
             name, fixed = parse_row(row)
@@ -230,6 +232,11 @@ def amazon(args):
                               for k, v in params.items())
             print(f"| {row} | {trials} | {value:.4f} | {metrics['recall']:.4f} | "
                   f"{metrics['ndcg']:.4f} | {seconds:.1f} | {shown} |", flush=True)
+            rows.append({"model": row, "recall@20": metrics["recall"],
+                         "ndcg@20": metrics["ndcg"], "fit_seconds": seconds,
+                         "parameters": {k: v for k, v in params.items()}})
+    write_json(args.json, rows, data="Amazon Beauty (test, fitted on train + valid)",
+               metric="recall@20", budget_seconds=args.budget)
 
 
 if __name__ == "__main__":
