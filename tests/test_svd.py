@@ -237,3 +237,18 @@ def test_item_item_survives_save_and_load(tmp_path):
     rows = matrix[[0, 4]]
     for a, b in zip(model.recommend([0, 4], rows), loaded.recommend([0, 4], rows)):
         np.testing.assert_array_equal(a, b)
+
+
+def test_approximate_serving_with_an_exact_index_and_the_item_item_term_refused():
+    pytest.importorskip("faiss")
+    matrix = counts()
+    model = fit(matrix, factors=6)
+    model.build_index("faiss", index="Flat")
+    users = np.arange(12)
+    exact = model.recommend(users, matrix[users], N=5)
+    approximate = model.recommend(users, matrix[users], N=5, approximate=True)
+    np.testing.assert_array_equal(approximate[0], exact[0])
+    np.testing.assert_allclose(approximate[1], exact[1], rtol=1e-6)
+    model.set_params(item_item_weight=0.5)
+    with pytest.raises(ValueError, match="item_item_weight"):
+        model.recommend(users, matrix[users], N=5, approximate=True)

@@ -386,10 +386,16 @@ class Recommender:
             Search parameters can be changed later on ``model.ann_indexes[use]``
             (:meth:`mfkit.ann.ItemIndex.set_search_params`).
 
+        Returns
+        -------
+        self
+
+        Notes
+        -----
         The indexes are kept in ``model.ann_indexes`` and saved with the model. Once the item
         factors change (refit, ``partial_fit_items``), approximate calls raise
         :class:`mfkit.ann.StaleIndexError` until the index is built again: a rebuild can take
-        minutes, so it is never done behind a serving call. Returns ``self``.
+        minutes, so it is never done behind a serving call.
         """
         self._check_fitted()
         uses = (serve,) if isinstance(serve, str) else tuple(serve)

@@ -244,14 +244,20 @@ class SVD(Recommender):
     # ------------------------------------------------------------------ the item–item term
     def recommend(self, userid: Ids, user_items: Rows | None = None, N: int = 10,
                   filter_already_liked_items: bool = True, filter_items: ArrayLike | None = None,
-                  recalculate_user: bool = False, items: ArrayLike | None = None) -> Ranked:
+                  recalculate_user: bool = False, items: ArrayLike | None = None,
+                  approximate: bool = False) -> Ranked:
         """Top-``N`` items for one user or a batch of users, best first: see
         :meth:`mfkit._base.Recommender.recommend`. With ``item_item_weight`` > 0 the rows of
         ``user_items`` (required) are the histories ``r_u`` of the item–item term, and the
-        scores are ranked here, block by block, with the same filters, order and padding."""
+        scores are ranked here, block by block, with the same filters, order and padding (not
+        approximately: the item–item term is no dot product an index could search)."""
         if not self._settings()["item_item_weight"]:
             return super().recommend(userid, user_items, N, filter_already_liked_items,
-                                     filter_items, recalculate_user, items)
+                                     filter_items, recalculate_user, items, approximate)
+        if check_bool(approximate, "approximate"):
+            raise ValueError("approximate=True needs scores that are dot products; this SVD "
+                             "adds an item-item term (item_item_weight > 0): serve it exactly, "
+                             "or set item_item_weight=0")
         self._check_fitted()
         n_users, n_items = len(self.user_factors), len(self.item_factors)
         recalculate_user = check_bool(recalculate_user, "recalculate_user")
