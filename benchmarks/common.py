@@ -67,8 +67,8 @@ def write_json(path: str, rows: list, **about) -> None:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     record = dict(command="python " + " ".join(sys.argv),
                   date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-                  machine=f"{platform.machine()}, {platform.processor() or '?'}, "
-                          f"{os.cpu_count()} cores",
+                  machine=", ".join(filter(None, [platform.machine(), platform.processor(),
+                                                  f"{os.cpu_count()} cores"])),
                   mfkit=mfkit.__version__, **about, rows=rows)
     Path(path).write_text(json.dumps(record, indent=1) + "\n")
     print(f"results written to {path}")

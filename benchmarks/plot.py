@@ -60,7 +60,8 @@ def als_chart(record: dict, axes) -> None:
     _plain_numbers(axes.yaxis)
     axes.set_xlabel("factors")
     axes.set_ylabel("seconds per iteration (log)")
-    axes.set_title(f"Implicit ALS, {record.get('data', 'synthetic data')}: lower is faster")
+    axes.set_title(f"Implicit ALS: seconds per iteration (lower is faster)\n"
+                   f"{record.get('data', '')}", fontsize=10)
 
 
 def quality_chart(record: dict, axes) -> None:
@@ -74,7 +75,8 @@ def quality_chart(record: dict, axes) -> None:
     _plain_numbers(axes.xaxis)
     axes.set_xlabel("fit seconds (log)")
     axes.set_ylabel(f"test {metric}")
-    axes.set_title(f"Ranking quality vs fit time, {record.get('data', '')}: up and left is better")
+    axes.set_title(f"Ranking quality vs fit time (up and left is better)\n"
+                   f"{record.get('data', '')}", fontsize=10)
 
 
 def ann_chart(record: dict, axes) -> None:
@@ -108,7 +110,8 @@ def distributed_chart(record: dict, axes) -> None:
     axes.invert_yaxis()
     axes.set_xlim(0, max(seconds) * 1.15)
     axes.set_xlabel("seconds per iteration: shorter is faster")
-    axes.set_title(f"Implicit ALS, {record.get('data', '')}, k = {record.get('factors', '?')}")
+    axes.set_title(f"Implicit ALS, k = {record.get('factors', '?')}: one machine, Dask, Spark\n"
+                   f"{record.get('data', '')}", fontsize=10)
 
 
 CHARTS = {"als": als_chart, "quality": quality_chart, "ann": ann_chart,
