@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -40,9 +41,10 @@ def _plain_numbers(axis) -> None:
 
 def _caption(figure, record: dict) -> None:
     """The command and date of the run, small, under the chart."""
-    about = [record.get(key) for key in ("command", "date", "machine") if record.get(key)]
+    about = " — ".join(record.get(key) for key in ("command", "date", "machine")
+                       if record.get(key))
     if about:
-        figure.text(0.01, 0.01, " — ".join(about), fontsize=6, color="gray")
+        figure.text(0.01, 0.01, textwrap.fill(about, 140), fontsize=6, color="gray")
 
 
 def als_chart(record: dict, axes) -> None:
@@ -64,16 +66,26 @@ def als_chart(record: dict, axes) -> None:
                    f"{record.get('data', '')}", fontsize=10)
 
 
+def _row_label(row: str) -> str:
+    """``"als:factors=256,solver=block"`` -> ``"mfkit als (block, factors=256)"``."""
+    name, _, fixed = row.partition(":")
+    library = "implicit" if name.startswith("implicit-") else "mfkit"
+    name = name.removeprefix("implicit-")
+    return f"{library} {name}" + (f" ({fixed.replace(',', ', ')})" if fixed else "")
+
+
 def quality_chart(record: dict, axes) -> None:
     metric = record.get("metric", "recall@20")
     for row in record["rows"]:
         library = "implicit" if row["model"].startswith("implicit") else "mfkit"
         axes.scatter(row["fit_seconds"], row[metric], color=COLORS[library], zorder=3)
-        axes.annotate(row["model"], (row["fit_seconds"], row[metric]), fontsize=7,
-                      xytext=(4, 3), textcoords="offset points")
+        # implicit's labels below their points, mfkit's above: neighbours do not overlap
+        axes.annotate(_row_label(row["model"]), (row["fit_seconds"], row[metric]), fontsize=7,
+                      xytext=(4, -10 if library == "implicit" else 4),
+                      textcoords="offset points")
     axes.set_xscale("log")
     _plain_numbers(axes.xaxis)
-    axes.set_xlabel("fit seconds (log)")
+    axes.set_xlabel("refit seconds on train + valid (log)")
     axes.set_ylabel(f"test {metric}")
     axes.set_title(f"Ranking quality vs fit time (up and left is better)\n"
                    f"{record.get('data', '')}", fontsize=10)
@@ -134,7 +146,7 @@ def draw(results: Path, out: Path) -> list:
             if axes.get_legend_handles_labels()[0]:
                 axes.legend(fontsize=8)
             axes.grid(True, which="both", alpha=0.3)
-            figure.tight_layout(rect=(0, 0.03, 1, 1))
+            figure.tight_layout(rect=(0, 0.05, 1, 1))
             _caption(figure, record)
             target = out / f"{path.stem}.png"
             figure.savefig(target, dpi=120)
