@@ -89,3 +89,24 @@ def matrix_factory():
 def rel_err_fixture():
     """The ``rel_err(a, b) = max|a-b| / max|b|`` helper."""
     return rel_err
+
+
+@pytest.fixture(scope="module")
+def dask_client():
+    """A LocalCluster of two worker processes (one thread each) and its client, started by the
+    tests themselves, once per test module."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        yield client
+
+
+def assert_backends_agree(matrix, tol, rel_err, **params):
+    """ALS(**params) fitted by both backends: factors and loss history within ``tol``."""
+    cpp, ref = (mfkit.ALS(backend=backend, calculate_training_loss=True, **params)
+                .fit(matrix, show_progress=False) for backend in ("cpp", "reference"))
+    assert rel_err(cpp.user_factors, ref.user_factors) <= tol
+    assert rel_err(cpp.item_factors, ref.item_factors) <= tol
+    assert rel_err(cpp.loss_history, ref.loss_history) <= tol
+    return cpp

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import assert_backends_agree
 
 import mfkit
 import mfkit._cpp
@@ -131,15 +132,10 @@ def test_every_half_sweep_decreases_objective(small_matrix):
                          ids=["f64", "f32"])
 @pytest.mark.parametrize("block_size, sweeps, nu", [(1, 1, 0.0), (3, 2, 0.5), (8, 1, 1.0)])
 def test_backends_agree(implicit_matrix, dtype, tol, block_size, sweeps, nu, rel_err):
-    models = [mfkit.ALS(factors=8, iterations=4, solver="block", block_size=block_size,
-                        block_sweeps=sweeps, regularization_exponent=nu, dtype=dtype,
-                        random_state=11, alpha=3.0, regularization=0.1, num_threads=1,
-                        backend=backend, calculate_training_loss=True)
-              .fit(implicit_matrix, show_progress=False) for backend in ("cpp", "reference")]
-    cpp, ref = models
-    assert rel_err(cpp.user_factors, ref.user_factors) <= tol
-    assert rel_err(cpp.item_factors, ref.item_factors) <= tol
-    assert rel_err(cpp.loss_history, ref.loss_history) <= tol
+    assert_backends_agree(implicit_matrix, tol, rel_err, factors=8, iterations=4,
+                          solver="block", block_size=block_size, block_sweeps=sweeps,
+                          regularization_exponent=nu, dtype=dtype, random_state=11, alpha=3.0,
+                          regularization=0.1, num_threads=1)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from conftest import assert_backends_agree
 
 import mfkit
 import mfkit._cpp
@@ -126,15 +127,10 @@ def test_mapping_to_rendle_et_al(alpha0, lam_r, nu, rel_err):
 @pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-7), (np.float32, 1e-4)],
                          ids=["f64", "f32"])
 def test_backends_agree(implicit_matrix, solver, dtype, tol, rel_err):
-    models = [mfkit.ALS(factors=6, iterations=4, solver=solver, block_size=4, dtype=dtype,
-                        regularization=0.01, alpha=3.0, regularization_exponent=0.8,
-                        regularization_scheme="frequency", random_state=2, num_threads=1,
-                        backend=backend, calculate_training_loss=True)
-              .fit(implicit_matrix, show_progress=False) for backend in ("cpp", "reference")]
-    cpp, ref = models
-    assert rel_err(cpp.user_factors, ref.user_factors) <= tol
-    assert rel_err(cpp.item_factors, ref.item_factors) <= tol
-    assert rel_err(cpp.loss_history, ref.loss_history) <= tol
+    cpp = assert_backends_agree(implicit_matrix, tol, rel_err, factors=6, iterations=4,
+                                solver=solver, block_size=4, dtype=dtype, regularization=0.01,
+                                alpha=3.0, regularization_exponent=0.8,
+                                regularization_scheme="frequency", random_state=2, num_threads=1)
     history = np.array(cpp.loss_history)
     if solver != "cg" or dtype == np.float64:
         assert np.all(np.diff(history) <= 1e-6 * history[1:]), history

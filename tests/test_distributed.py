@@ -34,11 +34,8 @@ USERS, ITEMS = 120, 90
 
 
 @pytest.fixture(scope="module")
-def client():
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, \
-            distributed.Client(cluster) as client:
-        yield client
+def client(dask_client):
+    return dask_client
 
 
 @pytest.fixture(scope="module")

@@ -17,16 +17,15 @@ import distributed
 import numpy as np
 
 from .._base import get_backend
-from .._fit_events import check_callback
-from .._validation import check_bool, check_int, check_random_state
+from .._validation import check_random_state
 from ..exceptions import NumericalError
 from ..models.als import ALS
 from ..reference.als import regularization_offset, row_regularization
 from ._checkpoint import resumed
-from ._client import resolve_client, worker_threads
+from ._client import worker_threads
 from ._inputs import as_layout
 from ._layout import BlockLayout
-from ._sweeps import SIDES, BlockSweeps, other_side, run_fit
+from ._sweeps import SIDES, BlockSweeps, checked_arguments, other_side, run_fit
 from ._woodbury import padded, padding_rows
 
 log = logging.getLogger(__name__)
@@ -70,13 +69,8 @@ def fit_als(interactions, client: distributed.Client | None = None, n_blocks: in
         An ordinary fitted model (factors gathered on the client, raw ids kept).
     """
     model = ALS(**params)
-    params = model._validate_params()
-    check_callback(callback)
-    show_progress = check_bool(show_progress, "show_progress")
-    checkpoint_every = check_int(checkpoint_every, "checkpoint_every", 1)
-    if n_blocks is not None:
-        n_blocks = check_int(n_blocks, "n_blocks", 1)
-    client = resolve_client(client)
+    params, client, n_blocks, checkpoint_every, show_progress = checked_arguments(
+        model, client, n_blocks, checkpoint_every, callback, show_progress)
     layout = as_layout(interactions, client, n_blocks, params["dtype"])
     sweeps = _AlsSweeps(client, layout, params, model)
     state = SimpleNamespace(largest=sweeps.largest, loss_history=[])

@@ -17,17 +17,16 @@ import numpy as np
 
 from .._base import get_backend
 from .._exact_sum import exact_sum
-from .._fit_events import check_callback
 from .._init_factors import normal_factors
-from .._validation import check_bool, check_int, check_magnitude, check_random_state
+from .._validation import check_magnitude, check_random_state
 from ..exceptions import NumericalError
 from ..models.explicit import ExplicitMF
 from ._als import renumbered
 from ._checkpoint import resumed
-from ._client import resolve_client, worker_threads
+from ._client import worker_threads
 from ._inputs import as_layout
 from ._layout import BlockLayout
-from ._sweeps import SIDES, BlockSweeps, other_side, run_fit
+from ._sweeps import SIDES, BlockSweeps, checked_arguments, other_side, run_fit
 
 # Arguments a resumed fit must share with the fit that wrote the checkpoint.
 _RESUMED_ARGUMENTS = ("factors", "regularization", "biased", "dtype", "backend")
@@ -71,13 +70,8 @@ def fit_explicit_als(ratings, client: distributed.Client | None = None,
                          f"{params['solver']!r} (stratified SGD runs on one machine: "
                          "ExplicitMF(solver='sgd').fit)")
     model = ExplicitMF(**params)
-    params = model._validate_params()
-    check_callback(callback)
-    show_progress = check_bool(show_progress, "show_progress")
-    checkpoint_every = check_int(checkpoint_every, "checkpoint_every", 1)
-    if n_blocks is not None:
-        n_blocks = check_int(n_blocks, "n_blocks", 1)
-    client = resolve_client(client)
+    params, client, n_blocks, checkpoint_every, show_progress = checked_arguments(
+        model, client, n_blocks, checkpoint_every, callback, show_progress)
     layout = as_layout(ratings, client, n_blocks, params["dtype"], ratings=True)
     sweeps = _ExplicitSweeps(client, layout, params, model)
     state = SimpleNamespace(params=params, largest=sweeps.largest, loss_history=[],

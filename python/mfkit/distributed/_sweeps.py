@@ -20,12 +20,12 @@ import numpy as np
 from distributed.client import FutureCancelledError
 
 from .._base import get_backend
-from .._fit_events import notify
+from .._fit_events import check_callback, notify
 from .._progress import progress_bar
-from .._validation import all_finite
+from .._validation import all_finite, check_bool, check_int
 from ..exceptions import NumericalError
 from ._checkpoint import save_checkpoint
-from ._client import worker_addresses
+from ._client import resolve_client, worker_addresses
 from ._layout import BlockLayout
 
 log = logging.getLogger(__name__)
@@ -200,6 +200,19 @@ class BlockSweeps:
         model.user_ids, model.item_ids = self.layout.user_ids, self.layout.item_ids
         model._params = self.params
         return model
+
+
+def checked_arguments(model, client, n_blocks, checkpoint_every, callback, show_progress):
+    """The checked arguments every fit by blocks takes: ``(model params, client, n_blocks,
+    checkpoint_every, show_progress)`` (``ValueError`` / ``TypeError`` naming the one at
+    fault)."""
+    params = model._validate_params()
+    check_callback(callback)
+    show_progress = check_bool(show_progress, "show_progress")
+    checkpoint_every = check_int(checkpoint_every, "checkpoint_every", 1)
+    if n_blocks is not None:
+        n_blocks = check_int(n_blocks, "n_blocks", 1)
+    return params, resolve_client(client), n_blocks, checkpoint_every, show_progress
 
 
 def run_fit(model, sweeps: BlockSweeps, state, first: int, *, label: str, callback,
