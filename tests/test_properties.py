@@ -236,13 +236,18 @@ def test_fit_is_deterministic(name, data):
 
 
 # ---------------------------------------------------------------------------------- recommend
-@each_model
-@given(data=st.data())
-def test_recommend_keeps_its_promises(name, data):
+def drawn_fit(name, data):
+    """``(variant, case, matrix, fitted model)`` drawn for model ``name`` (case, then dtype)."""
     variant = VARIANTS[name]
     case = data.draw(cases(variant), "case")
     matrix = case.matrix()
-    model = fitted(variant, matrix, dtype=data.draw(DTYPES, "dtype"))
+    return variant, case, matrix, fitted(variant, matrix, dtype=data.draw(DTYPES, "dtype"))
+
+
+@each_model
+@given(data=st.data())
+def test_recommend_keeps_its_promises(name, data):
+    variant, case, matrix, model = drawn_fit(name, data)
     n_users, n_items = case.shape
     user, item = st.integers(0, n_users - 1), st.integers(0, n_items - 1)
     users = np.array(data.draw(st.one_of(user, st.lists(user, min_size=1, max_size=12)),
@@ -294,10 +299,7 @@ def same_answers(a, b):
 @each_model
 @given(data=st.data())
 def test_save_load_is_exact(name, data):
-    variant = VARIANTS[name]
-    case = data.draw(cases(variant), "case")
-    matrix = case.matrix()
-    model = fitted(variant, matrix, dtype=data.draw(DTYPES, "dtype"))
+    variant, case, matrix, model = drawn_fit(name, data)
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "model.npz")
         model.save(path)
